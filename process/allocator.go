@@ -1,0 +1,633 @@
+package process
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"time"
+
+	"github.com/zcomm-go/zcomm/buzzer"
+	"github.com/zcomm-go/zcomm/header"
+	"github.com/zcomm-go/zcomm/ring"
+	"github.com/zcomm-go/zcomm/slab"
+)
+
+// Errors returned by the allocator and its channels. Each is wrapped with
+// the details that caused it; test for them with errors.Is.
+var (
+	// ErrPoisoned means some worker of the group failed (or the group's
+	// context ended): every call of every worker returns an error wrapping it,
+	// a *PoisonError that names the cause.
+	ErrPoisoned = errors.New("process: poisoned")
+	// ErrBackpressure means the sender's budget for the target is spent:
+	// receive, release, and push again.
+	ErrBackpressure = errors.New("process: backpressure")
+	// ErrClosed means the allocator (or the puller) was closed.
+	ErrClosed = errors.New("process: closed")
+	// ErrChannelOrder means a channel id was not above every id allocated
+	// before on this allocator.
+	ErrChannelOrder = errors.New("process: channel ids must increase")
+	// ErrBadFrame means a received buffer held a frame that does not parse;
+	// the rest of that buffer was dropped.
+	ErrBadFrame = errors.New("process: bad frame")
+	// ErrStagedLimit means messages for a channel not yet allocated were
+	// dropped because the staged bytes reached their limit.
+	ErrStagedLimit = errors.New("process: staged limit reached")
+	// ErrPeerGone means a message could not be delivered because its target
+	// worker has shut down.
+	ErrPeerGone = errors.New("process: peer has shut down")
+	// ErrTooLarge means a payload exceeds the maximum payload size.
+	ErrTooLarge = errors.New("process: payload too large")
+)
+
+// frameOverhead is the bytes a frame adds to its payload.
+const frameOverhead = header.Size
+
+// backlogPoll bounds a sleep in AwaitEvents while this worker holds views
+// that did not fit in a peer's ring: the peer does not wake senders when it
+// makes room, so the sender looks again this often.
+const backlogPoll = 100 * time.Microsecond
+
+// outbound is the sending side towards one target worker.
+type outbound struct {
+	w       *slab.Writer
+	backlog queue[slab.View] // views the target's ring had no room for, in order
+
+	bytesSent, messagesSent uint64
+}
+
+// inbox holds the received messages of one channel, allocated or not yet.
+type inbox struct {
+	id        uint64
+	q         queue[slab.View]
+	allocated bool // a puller exists (or existed)
+	closed    bool // the puller was closed; forget the channel at the next Receive
+	staged    int  // bytes held while not allocated, counted in Allocator.staged
+}
+
+// frameRef locates one frame within a received view.
+type frameRef struct {
+	off, n  int
+	channel uint64
+}
+
+// Allocator is one worker's endpoint: it allocates channels, publishes what
+// the worker pushed, receives what peers pushed, and parks the worker when
+// there is nothing to do.
+//
+// An Allocator, and every Pusher and Puller it made, belongs to the goroutine
+// that built it; only Message.Release may be called elsewhere.
+type Allocator struct {
+	g      *group
+	cfg    *config
+	index  int
+	peers  int
+	ring   *ring.Ring[slab.View]
+	buzzer *buzzer.Buzzer
+
+	out    []outbound
+	bcast  *slab.Writer
+	closed bool
+	freed  bool
+
+	drained   []ring.Entry[slab.View]
+	frames    []frameRef
+	inboxes   map[uint64]*inbox
+	forget    []*inbox // closed pullers, forgotten at the next Receive
+	bound     uint64   // highest channel id allocated, if hasBound
+	hasBound  bool
+	events    []uint64
+	queued    int   // messages held in inboxes
+	staged    int   // bytes held for channels not yet allocated
+	seenClose int64 // group.closed when Receive last looked
+
+	received []peerReceived
+	drops    DropStats
+}
+
+type peerReceived struct{ bytes, messages uint64 }
+
+func newAllocator(g *group, index int) (*Allocator, error) {
+	a := &Allocator{
+		g:        g,
+		cfg:      &g.cfg,
+		index:    index,
+		peers:    g.peers,
+		ring:     g.rings[index],
+		buzzer:   g.buzzers[index],
+		out:      make([]outbound, g.peers),
+		drained:  make([]ring.Entry[slab.View], 0, g.cfg.ringSize),
+		inboxes:  make(map[uint64]*inbox),
+		received: make([]peerReceived, g.peers),
+	}
+	for t := range a.out {
+		w, err := slab.NewWriter(g.cfg.slab)
+		if err != nil {
+			return nil, fmt.Errorf("process: %w", err)
+		}
+		a.out[t].w = w
+	}
+	w, err := slab.NewWriter(g.cfg.slab)
+	if err != nil {
+		return nil, fmt.Errorf("process: %w", err)
+	}
+	a.bcast = w
+	return a, nil
+}
+
+// Index returns this worker's index, in [0, Peers()).
+func (a *Allocator) Index() int { return a.index }
+
+// Peers returns the number of workers in the group.
+func (a *Allocator) Peers() int { return a.peers }
+
+// Publish returns the publishing mode.
+func (a *Allocator) Publish() Publish { return a.cfg.publish }
+
+// usable reports why the allocator cannot send or receive, if it cannot.
+func (a *Allocator) usable() error {
+	if err := a.g.poisoned(); err != nil {
+		return err
+	}
+	if a.freed {
+		return fmt.Errorf("%w: worker %d was shut down", ErrClosed, a.index)
+	}
+	return nil
+}
+
+// ---- sending ---------------------------------------------------------------
+
+// reserve returns room for a frame of n payload bytes towards target t,
+// after checking the budget and, in batched mode, publishing a full buffer.
+func (a *Allocator) reserve(o *outbound, t, n int) ([]byte, error) {
+	if err := a.usable(); err != nil {
+		return nil, err
+	}
+	if a.closed {
+		return nil, fmt.Errorf("%w: worker %d closed its sending side", ErrClosed, a.index)
+	}
+	if n > a.cfg.maxPayload {
+		return nil, fmt.Errorf("%w: %d bytes, maximum %d", ErrTooLarge, n, a.cfg.maxPayload)
+	}
+	size := n + frameOverhead
+	if used := o.w.InFlight(); used > 0 && used+size > a.cfg.budget {
+		o.w.Reclaim()
+		if used = o.w.InFlight(); used > 0 && used+size > a.cfg.budget {
+			return nil, fmt.Errorf("%w: worker %d has %d bytes unreleased at worker %d, budget %d",
+				ErrBackpressure, a.index, used, t, a.cfg.budget)
+		}
+	}
+	if o.w.Available() < size && o.w.Pending() > 0 {
+		a.publish(t) // the buffer is full: publish it, whatever the mode
+	}
+	buf, err := o.w.Reserve(size)
+	if err != nil {
+		return nil, fmt.Errorf("process: %w", err)
+	}
+	return buf, nil
+}
+
+// commit finishes a frame written into the last reservation for target t.
+func (a *Allocator) commit(o *outbound, t, size int) error {
+	o.w.Commit(size)
+	o.bytesSent += uint64(size - frameOverhead)
+	o.messagesSent++
+	if a.cfg.publish == Eager {
+		return a.publish(t)
+	}
+	return nil
+}
+
+// publish makes everything written for target t visible to it, as far as
+// its ring has room, and wakes it if anything landed.
+func (a *Allocator) publish(t int) error {
+	o := &a.out[t]
+	if v, ok := o.w.Extract(); ok {
+		a.enqueue(t, v)
+	}
+	return a.flush(t)
+}
+
+// enqueue appends v to target t's backlog, merging it with the last view
+// there when they are contiguous.
+func (a *Allocator) enqueue(t int, v slab.View) {
+	o := &a.out[t]
+	if o.backlog.len() > 0 {
+		if m, ok := o.backlog.back().Merge(v); ok {
+			*o.backlog.back() = m
+			return
+		}
+	}
+	o.backlog.push(v)
+}
+
+// flush pushes target t's backlog into its ring until the ring is full, and
+// wakes the target if anything was pushed. Ownership of each pushed view
+// passes to the ring; a view refused for good (the target shut down) is
+// released and reported.
+func (a *Allocator) flush(t int) error {
+	o := &a.out[t]
+	r := a.g.rings[t]
+	pushed := false
+	var err error
+	for o.backlog.len() > 0 {
+		perr := r.Push(a.index, *o.backlog.front())
+		if perr == nil {
+			o.backlog.pop()
+			pushed = true
+			continue
+		}
+		if errors.Is(perr, ring.ErrFull) {
+			break
+		}
+		if perr = a.usable(); perr != nil {
+			err = perr // poisoned: keep the views for Shutdown to release
+			break
+		}
+		for o.backlog.len() > 0 {
+			v, _ := o.backlog.pop()
+			_ = v.Release()
+		}
+		a.drops.PeerGone++
+		err = fmt.Errorf("%w: worker %d", ErrPeerGone, t)
+	}
+	if pushed {
+		// The views are visible in the ring before this load of the target's
+		// state word (the push's store is sequentially consistent), so a
+		// target that announced sleep is woken, and one that did not will
+		// see them when it looks again.
+		a.g.buzzers[t].Wake()
+	}
+	return err
+}
+
+// Release publishes everything pushed since the last publication, to every
+// target, and retries views that earlier found a ring full.
+func (a *Allocator) Release() error {
+	if err := a.usable(); err != nil {
+		return err
+	}
+	var first error
+	for t := range a.out {
+		o := &a.out[t]
+		if o.w.Pending() == 0 && o.backlog.len() == 0 {
+			continue
+		}
+		if err := a.publish(t); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// backlogged reports whether any view waits for room in a peer's ring.
+func (a *Allocator) backlogged() bool {
+	for t := range a.out {
+		if a.out[t].backlog.len() > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// ---- receiving -------------------------------------------------------------
+
+// Receive takes everything peers have published to this worker, splits it
+// into messages, records the channel of each in the events list, and queues
+// each for its channel's puller. Messages for channels not yet allocated are
+// kept for their puller; messages for channels whose puller was closed are
+// dropped and counted.
+//
+// A buffer holding a frame that does not parse is reported with an error
+// wrapping ErrBadFrame that names the sending worker and the offset; the
+// frames before it are delivered, the rest of it is dropped and counted, and
+// the other buffers are received as usual. The first such error is returned
+// after everything else was received.
+func (a *Allocator) Receive() error {
+	if err := a.usable(); err != nil {
+		return err
+	}
+	for i, in := range a.forget {
+		a.dropInbox(in)
+		a.forget[i] = nil
+	}
+	a.forget = a.forget[:0]
+
+	// Load the close count before draining: a peer's pushes precede its
+	// close, so everything it sent before closing is in this drain.
+	a.seenClose = a.g.closed.Load()
+	a.drained = a.ring.Drain(a.drained[:0])
+	var first error
+	for i := range a.drained {
+		e := &a.drained[i]
+		if err := a.split(e.Producer, e.Value); err != nil && first == nil {
+			first = err
+		}
+		*e = ring.Entry[slab.View]{}
+	}
+	return first
+}
+
+// split divides one received view into frames and routes each. The view's
+// reference passes to its first frame, and one more is acquired for each
+// further frame, so splitting costs one atomic operation per buffer, not per
+// message.
+func (a *Allocator) split(peer int, v slab.View) error {
+	data := v.Bytes()
+	frames := a.frames[:0]
+	var err error
+	off := 0
+	for off < len(data) {
+		h, derr := header.Decode(data[off:])
+		if derr != nil {
+			err = fmt.Errorf("%w: from worker %d at offset %d of %d: %w",
+				ErrBadFrame, peer, off, len(data), derr)
+			break
+		}
+		n, cerr := h.Check(len(data)-off, uint64(a.cfg.maxPayload), uint64(a.index),
+			uint64(a.peers))
+		if cerr != nil {
+			err = fmt.Errorf("%w: from worker %d at offset %d of %d: %w",
+				ErrBadFrame, peer, off, len(data), cerr)
+			break
+		}
+		frames = append(frames, frameRef{off: off, n: n, channel: h.Channel})
+		off += n
+	}
+	a.frames = frames
+	if err != nil {
+		a.drops.BadFrames++
+		a.drops.BadFrameBytes += uint64(len(data) - off)
+	}
+	if len(frames) == 0 {
+		_ = v.Release()
+		return err
+	}
+	v.Acquire(len(frames) - 1)
+	pr := &a.received[peer]
+	for _, f := range frames {
+		pr.messages++
+		pr.bytes += uint64(f.n - frameOverhead)
+		if rerr := a.route(f.channel, v.Slice(f.off, f.n)); rerr != nil && err == nil {
+			err = rerr
+		}
+	}
+	return err
+}
+
+// route records an event for channel id and hands the frame to its inbox,
+// creating one for a channel not yet allocated, or drops it.
+func (a *Allocator) route(id uint64, f slab.View) error {
+	a.events = append(a.events, id)
+	in := a.inboxes[id]
+	if in == nil {
+		if a.hasBound && id <= a.bound {
+			// The channel was allocated and has since been forgotten.
+			a.drops.ClosedChannel++
+			return f.Release()
+		}
+		if a.staged+f.Len() > a.cfg.stagedLimit {
+			a.drops.StagedLimit++
+			_ = f.Release()
+			return fmt.Errorf("%w: %d bytes staged, limit %d, dropping a message of channel %d",
+				ErrStagedLimit, a.staged, a.cfg.stagedLimit, id)
+		}
+		in = &inbox{id: id}
+		a.inboxes[id] = in
+	}
+	if in.closed {
+		a.drops.ClosedChannel++
+		return f.Release()
+	}
+	if !in.allocated {
+		if a.staged+f.Len() > a.cfg.stagedLimit {
+			a.drops.StagedLimit++
+			_ = f.Release()
+			return fmt.Errorf("%w: %d bytes staged, limit %d, dropping a message of channel %d",
+				ErrStagedLimit, a.staged, a.cfg.stagedLimit, id)
+		}
+		in.staged += f.Len()
+		a.staged += f.Len()
+	}
+	in.q.push(f)
+	a.queued++
+	return nil
+}
+
+// dropInbox forgets a channel whose puller was closed, releasing what it
+// still held.
+func (a *Allocator) dropInbox(in *inbox) {
+	for in.q.len() > 0 {
+		v, _ := in.q.pop()
+		_ = v.Release()
+		a.queued--
+		a.drops.ClosedChannel++
+	}
+	delete(a.inboxes, in.id)
+}
+
+// HasEvents reports whether the events list is non-empty.
+func (a *Allocator) HasEvents() bool { return len(a.events) > 0 }
+
+// DrainEvents appends the channel ids that saw activity since the last call
+// (one per message received, one per puller that ran dry after delivering) to
+// dst, clears the list, and returns the extended slice.
+func (a *Allocator) DrainEvents(dst []uint64) []uint64 {
+	dst = append(dst, a.events...)
+	a.events = a.events[:0]
+	return dst
+}
+
+// AwaitEvents parks the worker while it has no events, until a peer's push
+// lands in its ring, a peer closes, the group is poisoned or its context
+// ends, or timeout passes (a negative timeout waits without limit). It
+// returns at once if there are events, unread pushes, a close that Receive
+// has not seen, or if the worker is Finished. It does not receive: call
+// Receive afterwards.
+func (a *Allocator) AwaitEvents(timeout time.Duration) error {
+	if err := a.usable(); err != nil {
+		return err
+	}
+	if len(a.events) > 0 || a.Finished() {
+		return nil
+	}
+	if a.backlogged() {
+		_ = a.Release()
+		if a.backlogged() && (timeout < 0 || timeout > backlogPoll) {
+			timeout = backlogPoll
+		}
+	}
+	a.buzzer.Prepare()
+	if a.ring.Ready() || a.g.closed.Load() != a.seenClose || a.g.poisoned() != nil {
+		a.buzzer.Cancel()
+	} else {
+		a.buzzer.Sleep(timeout)
+	}
+	return a.usable()
+}
+
+// ---- closing ---------------------------------------------------------------
+
+// Close ends this worker's sending side: it publishes everything it has
+// pushed, waiting for room in full rings while ctx allows, then tells every
+// peer it is done. Receiving still works after Close, so a worker can read
+// until Finished. Later pushes fail with ErrClosed. Calling Close again does
+// nothing.
+func (a *Allocator) Close(ctx context.Context) error {
+	if a.closed {
+		return nil
+	}
+	if err := a.usable(); err != nil {
+		return err
+	}
+	var first error
+	for {
+		if err := a.Release(); err != nil && first == nil && !errors.Is(err, ErrPeerGone) {
+			return err
+		} else if err != nil && first == nil {
+			first = err
+		}
+		if !a.backlogged() {
+			break
+		}
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("process: worker %d closing with views unpublished: %w",
+				a.index, err)
+		}
+		runtime.Gosched()
+	}
+	a.closed = true
+	a.g.closed.Add(1)
+	a.g.wakeAll()
+	return first
+}
+
+// Finished reports whether every worker of the group, this one included, has
+// closed its sending side and this worker has received and pulled
+// everything: nothing is left in its ring or its channels.
+func (a *Allocator) Finished() bool {
+	// Each worker pushes everything before it counts itself closed, so once
+	// the count is complete an empty ring stays empty.
+	return a.g.closed.Load() == int64(a.peers) && a.ring.Len() == 0 && a.queued == 0
+}
+
+// Poison marks the whole group as failed with cause: every later call of
+// every worker returns a *PoisonError wrapping ErrPoisoned and cause, and
+// parked workers wake. A clean Close never poisons. Any goroutine may call
+// Poison; only the first cause is kept.
+func (a *Allocator) Poison(cause error) { a.g.poisonWith(a.index, cause) }
+
+// Shutdown releases everything this worker holds: views still in its ring,
+// in its channels and in its backlogs, and its writers' buffers (a buffer
+// that a peer still holds a view of is freed when that view is released).
+// Peers' later pushes to this worker fail with ErrPeerGone. Call it once the
+// worker is done, after Close; Run calls it for every worker when all have
+// returned. Calling it again does nothing.
+func (a *Allocator) Shutdown() {
+	if a.freed {
+		return
+	}
+	a.freed = true
+	a.drained = a.ring.Close(a.drained[:0])
+	for i := range a.drained {
+		_ = a.drained[i].Value.Release()
+		a.drained[i] = ring.Entry[slab.View]{}
+	}
+	for _, in := range a.inboxes {
+		a.dropInbox(in)
+	}
+	for t := range a.out {
+		o := &a.out[t]
+		for o.backlog.len() > 0 {
+			v, _ := o.backlog.pop()
+			_ = v.Release()
+		}
+		o.w.Close()
+	}
+	a.bcast.Close()
+}
+
+// ---- statistics ------------------------------------------------------------
+
+// DropStats counts messages dropped by cause.
+type DropStats struct {
+	// ClosedChannel counts messages for channels whose puller was closed.
+	ClosedChannel uint64
+	// StagedLimit counts messages for unallocated channels dropped at the
+	// staged limit.
+	StagedLimit uint64
+	// BadFrames counts received buffers cut short by a frame that did not
+	// parse, and BadFrameBytes the bytes dropped with them.
+	BadFrames, BadFrameBytes uint64
+	// PeerGone counts publications refused because their target shut down.
+	PeerGone uint64
+}
+
+// PeerStats describes the traffic between this worker and one peer.
+type PeerStats struct {
+	// BytesSent and MessagesSent count payload bytes and messages pushed to
+	// the peer.
+	BytesSent, MessagesSent uint64
+	// BytesReceived and MessagesReceived count payload bytes and messages
+	// received from the peer.
+	BytesReceived, MessagesReceived uint64
+	// Backlog is the number of views waiting for room in the peer's ring.
+	Backlog int
+	// InFlight is the bytes written for the peer that it has not released,
+	// as the budget counts them.
+	InFlight int
+}
+
+// Stats is a snapshot of one worker's counters.
+type Stats struct {
+	// Peers holds one entry per worker, this one included.
+	Peers []PeerStats
+	// Drops counts dropped messages by cause.
+	Drops DropStats
+	// Queued is the number of received messages not yet pulled; Staged the
+	// bytes of those held for channels not yet allocated.
+	Queued, Staged int
+	// Slab sums the memory statistics of this worker's writers.
+	Slab slab.Stats
+	// Buzzer counts this worker's sleeps and wake-ups.
+	Buzzer buzzer.Stats
+}
+
+// Stats returns a snapshot of the worker's counters.
+func (a *Allocator) Stats() Stats {
+	s := Stats{
+		Peers:  make([]PeerStats, a.peers),
+		Drops:  a.drops,
+		Queued: a.queued,
+		Staged: a.staged,
+		Buzzer: a.buzzer.Stats(),
+	}
+	add := func(w *slab.Writer) {
+		ws := w.Stats()
+		s.Slab.BuffersMapped += ws.BuffersMapped
+		s.Slab.BytesMapped += ws.BytesMapped
+		s.Slab.HighWaterBytes += ws.HighWaterBytes
+		s.Slab.BuffersAllocated += ws.BuffersAllocated
+		s.Slab.BuffersReused += ws.BuffersReused
+		s.Slab.BytesInFlight += ws.BytesInFlight
+		s.Slab.OutstandingViews += ws.OutstandingViews
+		s.Slab.OverReleases += ws.OverReleases
+		s.Slab.DoubleReleases += ws.DoubleReleases
+		s.Slab.FreeErrors += ws.FreeErrors
+	}
+	for t := range a.out {
+		o := &a.out[t]
+		s.Peers[t] = PeerStats{
+			BytesSent:        o.bytesSent,
+			MessagesSent:     o.messagesSent,
+			BytesReceived:    a.received[t].bytes,
+			MessagesReceived: a.received[t].messages,
+			Backlog:          o.backlog.len(),
+			InFlight:         o.w.InFlight(),
+		}
+		add(o.w)
+	}
+	add(a.bcast)
+	return s
+}

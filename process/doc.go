@@ -1,0 +1,70 @@
+// Package process moves serialized messages between the worker goroutines
+// of one process, without copying them on the receiving side.
+//
+// A group of P workers is started by Run (or by NewBuilders and Build, for
+// programs that manage their own goroutines). Each worker owns an Allocator.
+// Allocate gives every worker its end of a numbered channel: a Pusher to
+// every worker, itself included, and a Puller of what was pushed to it.
+//
+// # The worker loop
+//
+//	for !a.Finished() {
+//		ch.Push(peer, v)        // write into this worker's slab for peer
+//		a.Release()             // publish what was pushed (batched mode)
+//		a.Receive()             // take what peers published, by channel
+//		for {
+//			m, ok, err := ch.Puller.Pull()
+//			if !ok { break }
+//			use(m.Value)
+//			m.Release()         // give the sender its memory back
+//		}
+//		a.AwaitEvents(timeout)  // park while there is nothing to do
+//	}
+//
+// A push encodes the value once, behind timely's 48-byte header, into a
+// buffer of the sender's (mmap'd memory by default). Publishing hands a view
+// of the written bytes to the receiver's ring; the receiver splits it into
+// messages and reads them where they lie. Publishing is eager (each push
+// visible at once) or batched (at Release, or when a buffer fills); see
+// WithPublish.
+//
+// Messages may arrive for a channel before the receiver allocates it: they
+// wait, up to a limit (WithStagedLimit), and the puller yields them when it
+// is made. Messages for a channel whose puller was closed are dropped.
+//
+// # Ownership
+//
+// One rule covers every view of memory: a successful push hands its
+// reference to the receiver's ring; a failed push leaves everything with the
+// caller; close and poison release whatever is left in rings and backlogs.
+// A received Message holds a reference to the sender's buffer until Release.
+// Values decoded by the Bytes codec alias that buffer and must not be used
+// after Release.
+//
+// # Budget
+//
+// Each sender may have at most a budget of bytes (WithBudget) written to one
+// receiver and not yet released by it. Past the budget, Push fails at once
+// with ErrBackpressure: the caller receives, releases and pushes again. A
+// push never blocks, so two workers that flood each other cannot deadlock,
+// and memory stays bounded.
+//
+// # Errors
+//
+//   - ErrBackpressure: the budget towards a target is spent; retry later.
+//   - ErrPoisoned: some worker failed, or the group's context ended; the
+//     *PoisonError names the cause. Every call of every worker returns it.
+//   - ErrClosed: the allocator's sending side, or a puller, was closed.
+//   - ErrChannelOrder: channel ids must increase on each allocator.
+//   - ErrBadFrame: a received buffer held a frame that does not parse; the
+//     error names the sending worker and the offset. The rest of that buffer
+//     is dropped and counted; reception goes on.
+//   - ErrStagedLimit: messages for an unallocated channel were dropped.
+//   - ErrPeerGone: the target worker has shut down.
+//   - ErrTooLarge: a payload exceeds the maximum (WithMaxPayload).
+//   - ErrDecode: a payload did not decode into the channel's type.
+//
+// Zero-length payloads are ordinary messages. (Timely's network layer reads
+// a zero-length frame as the end of a stream; within a process there is no
+// such meaning.)
+package process

@@ -1,0 +1,227 @@
+package ring
+
+import (
+	"errors"
+	"fmt"
+	"math/bits"
+	"runtime"
+	"sync/atomic"
+
+	"github.com/zcomm-go/zcomm/internal/unsafeutil"
+)
+
+// Errors returned by Push.
+var (
+	// ErrFull means every slot holds a value the consumer has not drained.
+	ErrFull = errors.New("ring: full")
+	// ErrClosed means the consumer closed the ring.
+	ErrClosed = errors.New("ring: closed")
+	// ErrPoisoned means the ring was poisoned: some party failed and the ring
+	// refuses all further work.
+	ErrPoisoned = errors.New("ring: poisoned")
+)
+
+// closedBit is the low bit of tail. Positions advance by two, so a set bit
+// never collides with a position.
+const closedBit = 1
+
+// MaxSlots is the largest slot count New accepts.
+const MaxSlots = 1 << 30
+
+// Entry is one value taken from the ring, with the producer that pushed it.
+type Entry[T any] struct {
+	// Producer is the index the producer passed to Push.
+	Producer int
+	// Value is the value pushed.
+	Value T
+}
+
+type slot[T any] struct {
+	// seq hands the slot between producers and the consumer (see the package
+	// documentation). A producer stores p+1 after writing; the consumer stores
+	// p+2n after emptying. Both stores release the slot's other fields to the
+	// party that next loads the matching value.
+	seq      atomic.Uint64
+	producer int
+	value    T
+}
+
+// Ring is a bounded multi-producer single-consumer ring of T.
+//
+// Push and Poison may be called from any goroutine. Drain, Ready, Close and
+// Closed belong to the single consumer and must not run concurrently with
+// each other.
+type Ring[T any] struct {
+	_ unsafeutil.Pad
+
+	// tail is the next position to claim, in steps of two, with closedBit set
+	// once the ring is closed. Producers compare-and-swap it to claim; Close
+	// sets the bit with a compare-and-swap. Read by everyone.
+	tail atomic.Uint64
+	_    unsafeutil.Pad
+
+	// head is the next position the consumer takes. Written only by the
+	// consumer; read atomically by Len from any goroutine.
+	head atomic.Uint64
+	_    unsafeutil.Pad
+
+	// poisoned is set once by Poison, from any goroutine, and read by Push
+	// after it finds the ring closed, to tell which error to answer.
+	poisoned atomic.Bool
+
+	// Read-only after New.
+	mask  uint64
+	slots []slot[T]
+}
+
+// New returns a ring of n slots. n must be a power of two between 2 and
+// MaxSlots.
+func New[T any](n int) (*Ring[T], error) {
+	return newAt[T](n, 0)
+}
+
+// newAt returns a ring whose counters start at position start (an even
+// number), so that tests can start them near 2^64.
+func newAt[T any](n int, start uint64) (*Ring[T], error) {
+	if n < 2 || n > MaxSlots || bits.OnesCount(uint(n)) != 1 {
+		return nil, fmt.Errorf("ring: %d slots: want a power of two in [2, %d]", n, MaxSlots)
+	}
+	r := &Ring[T]{mask: uint64(n - 1), slots: make([]slot[T], n)}
+	start &^= closedBit
+	for i := 0; i < n; i++ {
+		p := start + 2*uint64(i)
+		r.slots[r.index(p)].seq.Store(p)
+	}
+	r.tail.Store(start)
+	r.head.Store(start)
+	return r, nil
+}
+
+// index maps a position to its slot.
+func (r *Ring[T]) index(p uint64) uint64 { return (p >> 1) & r.mask }
+
+// Cap returns the number of slots.
+func (r *Ring[T]) Cap() int { return len(r.slots) }
+
+// Len returns the number of positions claimed and not yet drained. It is a
+// snapshot that may be stale by the time it returns.
+func (r *Ring[T]) Len() int {
+	h := r.head.Load()
+	t := r.tail.Load() &^ closedBit
+	return int((t - h) >> 1)
+}
+
+// Push stores v at the tail of the ring, recording producer as its sender.
+// It never blocks. On error the ring did not take v.
+func (r *Ring[T]) Push(producer int, v T) error {
+	t := r.tail.Load()
+	for {
+		if t&closedBit != 0 {
+			return r.closedErr()
+		}
+		s := &r.slots[r.index(t)]
+		switch d := int64(s.seq.Load() - t); {
+		case d == 0:
+			// The slot is free for position t. Claim it; on failure another
+			// producer (or Close) moved the tail and we look again.
+			if !r.tail.CompareAndSwap(t, t+2) {
+				t = r.tail.Load()
+				continue
+			}
+			s.producer = producer
+			s.value = v
+			s.seq.Store(t + 1) // publish: the consumer may now take it
+			return nil
+		case d < 0:
+			// The slot still holds the value from the previous lap.
+			if r.tail.Load() == t {
+				return ErrFull
+			}
+			t = r.tail.Load()
+		default:
+			// Another producer already claimed t.
+			t = r.tail.Load()
+		}
+	}
+}
+
+func (r *Ring[T]) closedErr() error {
+	if r.poisoned.Load() {
+		return ErrPoisoned
+	}
+	return ErrClosed
+}
+
+// Ready reports whether the entry at the head is written and can be drained.
+// Consumer only.
+func (r *Ring[T]) Ready() bool {
+	h := r.head.Load()
+	return r.slots[r.index(h)].seq.Load() == h+1
+}
+
+// Drain appends to dst every entry that is ready, in order, and returns the
+// extended slice. It stops at the first position that is empty or claimed but
+// not yet written. It allocates only if dst lacks capacity: a dst with
+// capacity Cap() never grows. Drained slots are zeroed so that the ring keeps
+// nothing alive. Consumer only.
+func (r *Ring[T]) Drain(dst []Entry[T]) []Entry[T] {
+	h := r.head.Load()
+	var zero T
+	for {
+		s := &r.slots[r.index(h)]
+		if s.seq.Load() != h+1 {
+			break
+		}
+		dst = append(dst, Entry[T]{Producer: s.producer, Value: s.value})
+		s.value = zero
+		s.seq.Store(h + 2*uint64(len(r.slots))) // hand the slot to the next lap
+		h += 2
+	}
+	r.head.Store(h)
+	return dst
+}
+
+// Close refuses every later push and appends to dst, in order, every entry
+// still in the ring, including those claimed before the close but not yet
+// written, which it waits for. It returns the extended slice. Calling Close
+// again returns dst unchanged. Consumer only.
+func (r *Ring[T]) Close(dst []Entry[T]) []Entry[T] {
+	t := r.tail.Load()
+	for t&closedBit == 0 {
+		if r.tail.CompareAndSwap(t, t|closedBit) {
+			break
+		}
+		t = r.tail.Load()
+	}
+	end := t &^ closedBit
+	// Every position before end was claimed before the close; its producer
+	// is at most a few instructions from publishing it.
+	for r.head.Load() != end {
+		dst = r.Drain(dst)
+		if r.head.Load() != end {
+			runtime.Gosched()
+		}
+	}
+	return dst
+}
+
+// Closed reports whether the ring is closed and every position claimed before
+// the close has been drained. Consumer only.
+func (r *Ring[T]) Closed() bool {
+	t := r.tail.Load()
+	return t&closedBit != 0 && r.head.Load() == t&^closedBit
+}
+
+// Poison marks the ring poisoned and closes it to producers: every later push
+// answers ErrPoisoned. Entries already in the ring stay there for the consumer
+// to drain or to take back with Close. Any goroutine may call Poison.
+func (r *Ring[T]) Poison() {
+	r.poisoned.Store(true)
+	t := r.tail.Load()
+	for t&closedBit == 0 && !r.tail.CompareAndSwap(t, t|closedBit) {
+		t = r.tail.Load()
+	}
+}
+
+// Poisoned reports whether Poison was called.
+func (r *Ring[T]) Poisoned() bool { return r.poisoned.Load() }

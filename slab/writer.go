@@ -1,0 +1,329 @@
+package slab
+
+import (
+	"fmt"
+	"math/bits"
+	"sync/atomic"
+)
+
+// Defaults for Config.
+const (
+	// DefaultBufferSize is the standard buffer size: 1 MiB, as timely's.
+	DefaultBufferSize = 1 << 20
+	// DefaultMaxReserve bounds one reservation: 128 MiB, room for a 64 MiB
+	// payload and its header with margin.
+	DefaultMaxReserve = 128 << 20
+	// DefaultIdle is how many released buffers of the standard size a writer
+	// keeps for reuse.
+	DefaultIdle = 2
+)
+
+// Config configures a Writer. The zero value selects every default.
+type Config struct {
+	// BufferSize is the standard buffer size in bytes; 0 means
+	// DefaultBufferSize. A reservation that does not fit in a buffer of this
+	// size gets a larger buffer, rounded up to a power of two.
+	BufferSize int
+	// MaxReserve bounds a single reservation; 0 means DefaultMaxReserve.
+	MaxReserve int
+	// Idle caps the released standard-size buffers kept for reuse; 0 means
+	// DefaultIdle, a negative value keeps none. Released buffers of other
+	// sizes are always returned to the refill.
+	Idle int
+	// Refill supplies buffers; nil means Default().
+	Refill Refill
+}
+
+// Stats describes a writer's memory. Buffers freed by the release of their
+// last view after Close are counted too.
+type Stats struct {
+	// BuffersMapped and BytesMapped count buffers held from the refill now.
+	BuffersMapped, BytesMapped int64
+	// HighWaterBytes is the most BytesMapped has been.
+	HighWaterBytes int64
+	// BuffersAllocated counts calls to the refill's Alloc.
+	BuffersAllocated int64
+	// BuffersReused counts buffers taken back for writing after release.
+	BuffersReused int64
+	// BytesInFlight is the size of the buffers that live views still point
+	// into (the current buffer included once it has a live view).
+	BytesInFlight int64
+	// OutstandingViews is the number of live views of this writer's buffers.
+	OutstandingViews int64
+	// OverReleases counts releases refused with ErrOverRelease;
+	// DoubleReleases those refused with ErrReleased (checked builds).
+	OverReleases, DoubleReleases int64
+	// FreeErrors counts errors the refill's Free returned.
+	FreeErrors int64
+}
+
+// writerStats holds the counters that goroutines other than the writer's may
+// update: a reader frees a buffer of a closed writer, or reports a bad
+// release.
+type writerStats struct {
+	buffers, bytes, highWater, allocated, reused atomic.Int64
+	overReleases, doubleReleases, freeErrors     atomic.Int64
+}
+
+// Writer fills buffers with bytes for one reader (or one group of readers)
+// and hands them out as Views. A Writer belongs to one goroutine.
+type Writer struct {
+	cfg Config
+
+	cur   *buffer // buffer being written; nil before the first Reserve
+	sent  int     // cur.data[:sent] has been extracted
+	valid int     // cur.data[sent:valid] is committed, not yet extracted
+
+	retired      []*buffer // no longer written, views may remain
+	retiredBytes int       // total size of the retired buffers
+	idle         []*buffer // no views, standard size, ready for reuse
+	closed       bool
+
+	stats writerStats
+}
+
+// NewWriter returns a writer configured by c.
+func NewWriter(c Config) (*Writer, error) {
+	if c.BufferSize == 0 {
+		c.BufferSize = DefaultBufferSize
+	}
+	if c.MaxReserve == 0 {
+		c.MaxReserve = DefaultMaxReserve
+	}
+	if c.Idle == 0 {
+		c.Idle = DefaultIdle
+	}
+	if c.Refill == nil {
+		c.Refill = Default()
+	}
+	if c.BufferSize < 0 || c.MaxReserve < 0 {
+		return nil, fmt.Errorf("slab: negative size in config: buffer %d, max reserve %d",
+			c.BufferSize, c.MaxReserve)
+	}
+	return &Writer{cfg: c}, nil
+}
+
+// BufferSize returns the standard buffer size.
+func (w *Writer) BufferSize() int { return w.cfg.BufferSize }
+
+// MaxReserve returns the largest reservation the writer accepts.
+func (w *Writer) MaxReserve() int { return w.cfg.MaxReserve }
+
+// Pending returns the number of committed bytes not yet extracted.
+func (w *Writer) Pending() int { return w.valid - w.sent }
+
+// Available returns how many bytes a Reserve can take without changing
+// buffers.
+func (w *Writer) Available() int {
+	if w.cur == nil {
+		return 0
+	}
+	return len(w.cur.data) - w.valid
+}
+
+// Reserve returns n writable bytes after the committed ones. Bytes written
+// there become part of the next view once committed. If the current buffer
+// lacks room, the committed but unextracted bytes move to a new buffer first.
+func (w *Writer) Reserve(n int) ([]byte, error) {
+	if w.cur != nil && n >= 0 && n <= len(w.cur.data)-w.valid {
+		return w.cur.data[w.valid : w.valid+n : w.valid+n], nil
+	}
+	return w.reserveSlow(n)
+}
+
+func (w *Writer) reserveSlow(n int) ([]byte, error) {
+	if w.closed {
+		return nil, ErrClosed
+	}
+	if n < 0 || n > w.cfg.MaxReserve {
+		return nil, fmt.Errorf("%w: %d bytes, maximum %d", ErrTooLarge, n, w.cfg.MaxReserve)
+	}
+	pending := w.valid - w.sent
+	if w.cur != nil && pending+n <= len(w.cur.data) && w.cur.refs.Load() == holdBit {
+		// No view points into the current buffer: start it over, keeping
+		// its pages warm instead of taking another buffer.
+		copy(w.cur.data, w.cur.data[w.sent:w.valid])
+		w.sent, w.valid = 0, pending
+		return w.cur.data[w.valid : w.valid+n : w.valid+n], nil
+	}
+	size := w.cfg.BufferSize
+	if need := pending + n; need > size {
+		size = 1 << bits.Len(uint(need-1)) // the next power of two
+	}
+	nb, err := w.get(size)
+	if err != nil {
+		return nil, err
+	}
+	if w.cur != nil {
+		copy(nb.data, w.cur.data[w.sent:w.valid])
+		w.retire(w.cur)
+	}
+	w.cur, w.sent, w.valid = nb, 0, pending
+	return w.cur.data[w.valid : w.valid+n : w.valid+n], nil
+}
+
+// Commit marks n more bytes, written into the last reservation, as valid.
+// n must not exceed the bytes reserved.
+func (w *Writer) Commit(n int) {
+	if n < 0 || w.cur == nil || n > len(w.cur.data)-w.valid {
+		panic(fmt.Sprintf("slab: commit of %d bytes beyond the reservation", n))
+	}
+	w.valid += n
+}
+
+// Extract returns a view of every byte committed since the last Extract, and
+// false if there is none.
+func (w *Writer) Extract() (View, bool) {
+	if w.valid == w.sent {
+		return View{}, false
+	}
+	w.cur.refs.Add(1)
+	v := View{b: w.cur, off: w.sent, n: w.valid - w.sent, s: newStamp(1)}
+	w.sent = w.valid
+	return v, true
+}
+
+// retire stops writing into b and keeps it until its views are released.
+func (w *Writer) retire(b *buffer) {
+	if b.refs.Load() == holdBit {
+		w.recycle(b)
+		return
+	}
+	w.retired = append(w.retired, b)
+	w.retiredBytes += len(b.data)
+}
+
+// InFlight returns the bytes this writer has handed out in views that may
+// still be live: the size of every retired buffer not yet reclaimed, and the
+// extracted part of the current buffer while a view points into it. It is
+// what a sender's budget counts; call Reclaim first for a fresh figure.
+func (w *Writer) InFlight() int {
+	n := w.retiredBytes
+	if w.cur != nil && w.sent > 0 && w.cur.refs.Load() != holdBit {
+		n += w.sent
+	}
+	return n
+}
+
+// Reclaim takes back every retired buffer whose views have all been
+// released, and reports how many it took. The writer calls it itself when it
+// needs a buffer; callers call it to update BytesInFlight.
+func (w *Writer) Reclaim() int {
+	n, kept := 0, w.retired[:0]
+	for _, b := range w.retired {
+		if b.refs.Load() == holdBit {
+			w.retiredBytes -= len(b.data)
+			w.recycle(b)
+			n++
+		} else {
+			kept = append(kept, b)
+		}
+	}
+	clear(w.retired[len(kept):])
+	w.retired = kept
+	return n
+}
+
+// recycle keeps b for reuse if it has the standard size and there is room,
+// and frees it otherwise. b has no views.
+func (w *Writer) recycle(b *buffer) {
+	if len(b.data) == w.cfg.BufferSize && len(w.idle) < w.cfg.Idle {
+		poison(b.data)
+		w.idle = append(w.idle, b)
+		return
+	}
+	b.refs.Store(0)
+	w.free(b)
+}
+
+// get returns a buffer of size bytes, reused when possible.
+func (w *Writer) get(size int) (*buffer, error) {
+	if size == w.cfg.BufferSize {
+		if len(w.idle) == 0 {
+			w.Reclaim()
+		}
+		if k := len(w.idle); k > 0 {
+			b := w.idle[k-1]
+			w.idle[k-1] = nil
+			w.idle = w.idle[:k-1]
+			w.stats.reused.Add(1)
+			return b, nil
+		}
+	}
+	data, err := w.cfg.Refill.Alloc(size)
+	if err != nil {
+		return nil, err
+	}
+	if len(data) != size {
+		_ = w.cfg.Refill.Free(data)
+		return nil, fmt.Errorf("slab: refill returned %d bytes for %d", len(data), size)
+	}
+	b := &buffer{data: data, w: w}
+	b.refs.Store(holdBit)
+	w.stats.allocated.Add(1)
+	w.stats.buffers.Add(1)
+	if now := w.stats.bytes.Add(int64(size)); now > w.stats.highWater.Load() {
+		w.stats.highWater.Store(now) // only the writer's goroutine raises it
+	}
+	return b, nil
+}
+
+// free returns b to the refill. It runs on the writer's goroutine, or on the
+// goroutine that released the last view of a closed writer's buffer.
+func (w *Writer) free(b *buffer) {
+	w.stats.buffers.Add(-1)
+	w.stats.bytes.Add(-int64(len(b.data)))
+	if err := w.cfg.Refill.Free(b.data); err != nil {
+		w.stats.freeErrors.Add(1)
+	}
+	b.data = nil
+}
+
+// Stats returns a snapshot of the writer's memory. Writer's goroutine only.
+func (w *Writer) Stats() Stats {
+	s := Stats{
+		BuffersMapped:    w.stats.buffers.Load(),
+		BytesMapped:      w.stats.bytes.Load(),
+		HighWaterBytes:   w.stats.highWater.Load(),
+		BuffersAllocated: w.stats.allocated.Load(),
+		BuffersReused:    w.stats.reused.Load(),
+		OverReleases:     w.stats.overReleases.Load(),
+		DoubleReleases:   w.stats.doubleReleases.Load(),
+		FreeErrors:       w.stats.freeErrors.Load(),
+	}
+	count := func(b *buffer) {
+		if v := b.refs.Load() & countMask; v > 0 {
+			s.OutstandingViews += v
+			s.BytesInFlight += int64(len(b.data))
+		}
+	}
+	if w.cur != nil {
+		count(w.cur)
+	}
+	for _, b := range w.retired {
+		count(b)
+	}
+	return s
+}
+
+// Close gives up the writer's hold on every buffer: those without views are
+// freed now, the others when their last view is released. Bytes committed but
+// not extracted are discarded. Further reservations fail with ErrClosed.
+// Writer's goroutine only; calling Close again does nothing.
+func (w *Writer) Close() {
+	if w.closed {
+		return
+	}
+	w.closed = true
+	bufs := append(w.retired, w.idle...)
+	if w.cur != nil {
+		bufs = append(bufs, w.cur)
+	}
+	for _, b := range bufs {
+		if b.refs.Add(-holdBit) == 0 {
+			w.free(b)
+		}
+	}
+	w.cur, w.retired, w.idle = nil, nil, nil
+	w.retiredBytes, w.sent, w.valid = 0, 0, 0
+}
