@@ -105,7 +105,7 @@ func (h *Header) Check(avail int, maxLength uint64, reader, peers uint64) (int, 
 	n, ok := h.FrameSize()
 	if !ok || n > avail {
 		return 0, fmt.Errorf("%w: length %d runs past the %d bytes available",
-			ErrLength, h.Length, avail-Size)
+			ErrLength, h.Length, max(avail-Size, 0))
 	}
 	if h.TargetLower >= h.TargetUpper || reader < h.TargetLower || reader >= h.TargetUpper {
 		return 0, fmt.Errorf("%w: [%d, %d) does not include worker %d",
