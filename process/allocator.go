@@ -104,6 +104,7 @@ type Allocator struct {
 
 	received []peerReceived
 	drops    DropStats
+	epochs   epochs // pulled messages not yet released
 }
 
 type peerReceived struct{ bytes, messages uint64 }
@@ -427,6 +428,18 @@ func (a *Allocator) dropInbox(in *inbox) {
 	delete(a.inboxes, in.id)
 }
 
+// dropStagedBelow drops the messages staged for unallocated channels below
+// id: ids only increase, so those channels can never be allocated now.
+func (a *Allocator) dropStagedBelow(id uint64) {
+	for cid, in := range a.inboxes {
+		if cid < id && !in.allocated {
+			a.staged -= in.staged
+			in.staged = 0
+			a.dropInbox(in)
+		}
+	}
+}
+
 // HasEvents reports whether the events list is non-empty.
 func (a *Allocator) HasEvents() bool { return len(a.events) > 0 }
 
@@ -462,6 +475,7 @@ func (a *Allocator) AwaitEvents(timeout time.Duration) error {
 	if a.ring.Ready() || a.g.closed.Load() != a.seenClose || a.g.poisoned() != nil {
 		a.buzzer.Cancel()
 	} else {
+		a.epochs.end() // messages pulled after a sleep start a new epoch
 		a.buzzer.Sleep(timeout)
 	}
 	return a.usable()
@@ -481,12 +495,17 @@ func (a *Allocator) Close(ctx context.Context) error {
 	if err := a.usable(); err != nil {
 		return err
 	}
-	var first error
+	var gone error // a peer that shut down loses what was for it; go on
 	for {
-		if err := a.Release(); err != nil && first == nil && !errors.Is(err, ErrPeerGone) {
+		err := a.Release()
+		if err == nil {
+			err = a.usable()
+		}
+		if err != nil && !errors.Is(err, ErrPeerGone) {
 			return err
-		} else if err != nil && first == nil {
-			first = err
+		}
+		if gone == nil {
+			gone = err
 		}
 		if !a.backlogged() {
 			break
@@ -500,7 +519,7 @@ func (a *Allocator) Close(ctx context.Context) error {
 	a.closed = true
 	a.g.closed.Add(1)
 	a.g.wakeAll()
-	return first
+	return gone
 }
 
 // Finished reports whether every worker of the group, this one included, has
@@ -588,6 +607,13 @@ type Stats struct {
 	// Queued is the number of received messages not yet pulled; Staged the
 	// bytes of those held for channels not yet allocated.
 	Queued, Staged int
+	// Unreleased is the number of messages this worker pulled and has not
+	// released; OldestUnreleased is how long ago the oldest of them was
+	// pulled (measured to within one epoch: at most 1024 pulls, and never
+	// across a sleep). A reader that never releases shows here, and in its
+	// senders' backpressure.
+	Unreleased       int64
+	OldestUnreleased time.Duration
 	// Slab sums the memory statistics of this worker's writers.
 	Slab slab.Stats
 	// Buzzer counts this worker's sleeps and wake-ups.
@@ -602,6 +628,10 @@ func (a *Allocator) Stats() Stats {
 		Queued: a.queued,
 		Staged: a.staged,
 		Buzzer: a.buzzer.Stats(),
+	}
+	var oldest time.Time
+	if s.Unreleased, oldest = a.epochs.outstanding(); s.Unreleased > 0 {
+		s.OldestUnreleased = time.Since(oldest)
 	}
 	add := func(w *slab.Writer) {
 		ws := w.Stats()

@@ -37,6 +37,9 @@ func Allocate[T any](a *Allocator, id uint64, codec Codec[T]) (*Channel[T], erro
 			ErrChannelOrder, id, a.bound)
 	}
 	a.bound, a.hasBound = id, true
+	if a.staged > 0 {
+		a.dropStagedBelow(id)
+	}
 
 	c := &Channel[T]{ID: id, a: a, codec: codec, Pushers: make([]*Pusher[T], a.peers)}
 	for t := range c.Pushers {
@@ -200,6 +203,7 @@ type Message[T any] struct {
 	Value T
 
 	view slab.View
+	ep   *epoch
 }
 
 // Payload returns the message's raw payload bytes, valid until Release.
@@ -209,7 +213,15 @@ func (m *Message[T]) Payload() []byte { return m.view.Bytes()[frameOverhead:] }
 // from any goroutine. A second release is reported as an error (always
 // detected in checked builds, and detected in every build once the sender's
 // buffer has no view left).
-func (m *Message[T]) Release() error { return m.view.Release() }
+func (m *Message[T]) Release() error {
+	if err := m.view.Release(); err != nil {
+		return err
+	}
+	if m.ep != nil {
+		m.ep.live.Add(-1)
+	}
+	return nil
+}
 
 // Puller yields the messages other workers pushed to one worker on one
 // channel, in the order each sender pushed them.
@@ -250,7 +262,7 @@ func (p *Puller[T]) Pull() (Message[T], bool, error) {
 		return Message[T]{}, false, fmt.Errorf("channel %d, message %d from worker %d: %w",
 			h.Channel, h.Seqno, h.Source, err)
 	}
-	return Message[T]{Header: h, Value: val, view: v}, true, nil
+	return Message[T]{Header: h, Value: val, view: v, ep: p.a.epochs.pulled()}, true, nil
 }
 
 // Len returns the number of messages waiting in the puller.
