@@ -35,6 +35,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
+	"github.com/zcomm-go/zcomm/benchmarks/report"
 	"github.com/zcomm-go/zcomm/benchmarks/wordcount"
 	"github.com/zcomm-go/zcomm/process"
 )
@@ -70,7 +71,8 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.publish, "publish", "batched", "zcomm publishing: batched or eager")
 	fs.BoolVar(&o.quick, "quick", false, "read a small, evenly spread subset of the files, once")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: zcbench [flags]")
+		fmt.Fprintln(stderr, "usage: zcbench [wordcount] [flags]")
+		fmt.Fprintln(stderr, "       zcbench compare [-threshold F] [-alpha F] OLD.json NEW.json")
 		fmt.Fprintln(stderr, "Counts the words of Go's source tree through zcomm and through Go channels.")
 		fs.PrintDefaults()
 	}
@@ -100,6 +102,18 @@ func goroot() string {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "compare":
+			return runCompare(args[1:], stdout, stderr)
+		case "wordcount":
+			args = args[1:]
+		}
+	}
+	return runWordcount(ctx, args, stdout, stderr)
+}
+
+func runWordcount(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	o, err := parse(args, stderr)
 	if err != nil {
 		return err
@@ -168,7 +182,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	progress.finish()
 
-	report(stdout, o, files, size, want, zc, chs, mismatches)
+	printReport(stdout, o, files, size, want, zc, chs, mismatches)
 	if len(mismatches) > 0 {
 		return fmt.Errorf("word counts do not match the reference count")
 	}
@@ -189,11 +203,11 @@ func median(rs []wordcount.Result) wordcount.Result {
 	return s[len(s)/2]
 }
 
-func report(w io.Writer, o options, files []string, size int64, want wordcount.Counts,
+func printReport(w io.Writer, o options, files []string, size int64, want wordcount.Counts,
 	zc, chs []wordcount.Result, mismatches []string) {
 	fmt.Fprintf(w, "zcbench word count: %s\n", o.dir)
 	fmt.Fprintf(w, "machine: %s/%s, %s, %d CPUs, GOMAXPROCS %d, %s\n", runtime.GOOS,
-		runtime.GOARCH, cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version())
+		runtime.GOARCH, report.CPUModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version())
 	fmt.Fprintf(w, "workers %d, batch %d words, zcomm publishing %s, %d run(s) of each pipeline\n\n",
 		o.workers, o.batch, o.publish, o.runs)
 
@@ -239,20 +253,6 @@ func report(w io.Writer, o options, files []string, size int64, want wordcount.C
 		}
 		fmt.Fprintln(w)
 	}
-}
-
-// cpuModel returns the processor's name where the system tells it.
-func cpuModel() string {
-	b, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return "unknown CPU"
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return "unknown CPU"
 }
 
 // progress reports on stderr: a bar on a terminal, a line per phase

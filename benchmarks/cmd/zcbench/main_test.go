@@ -85,3 +85,28 @@ func TestRunEmptyTree(t *testing.T) {
 		t.Fatalf("run on an empty tree = %v, want a no-files error", err)
 	}
 }
+
+func TestCompare(t *testing.T) {
+	fixture := func(name string) string { return filepath.Join("..", "..", "report", "testdata", name) }
+	var out, errs bytes.Buffer
+	if err := run(context.Background(), []string{"compare", fixture("base.json"),
+		fixture("slow.json")}, &out, &errs); err != nil {
+		t.Fatalf("compare with a slower machine failed: %v\n%s", err, out.String())
+	}
+	out.Reset()
+	err := run(context.Background(), []string{"compare", fixture("base.json"),
+		fixture("regression.json")}, &out, &errs)
+	if err == nil || !strings.Contains(out.String(), "REGRESSION") {
+		t.Fatalf("compare with a regression = %v, want failure\n%s", err, out.String())
+	}
+	for _, args := range [][]string{
+		{"compare"},
+		{"compare", fixture("base.json")},
+		{"compare", fixture("base.json"), fixture("missing.json")},
+		{"compare", "-alpha", "2", fixture("base.json"), fixture("base.json")},
+	} {
+		if err := run(context.Background(), args, &out, &errs); err == nil {
+			t.Errorf("run(%q) succeeded", args)
+		}
+	}
+}
