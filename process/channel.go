@@ -210,9 +210,10 @@ type Message[T any] struct {
 func (m *Message[T]) Payload() []byte { return m.view.Bytes()[frameOverhead:] }
 
 // Release gives the message's memory back to its sender. It may be called
-// from any goroutine. A second release is reported as an error (always
-// detected in checked builds, and detected in every build once the sender's
-// buffer has no view left).
+// from any goroutine. Release clears m, so calling it again on the same
+// value does nothing; releasing a copy of a released message is an error,
+// always detected in checked builds and in every build once the sender's
+// buffer has no view left.
 func (m *Message[T]) Release() error {
 	if err := m.view.Release(); err != nil {
 		return err
@@ -220,6 +221,7 @@ func (m *Message[T]) Release() error {
 	if m.ep != nil {
 		m.ep.live.Add(-1)
 	}
+	m.view, m.ep = slab.View{}, nil
 	return nil
 }
 
