@@ -1,0 +1,41 @@
+package original
+
+// fifo is a first-in first-out queue of T on a circular slice that grows by
+// doubling and never shrinks, so that a queue in steady use allocates
+// nothing.
+type fifo[T any] struct {
+	buf  []T
+	head int // index of the first element
+	n    int // number of elements
+}
+
+func (q *fifo[T]) len() int { return q.n }
+
+func (q *fifo[T]) push(v T) {
+	if q.n == len(q.buf) {
+		q.grow()
+	}
+	q.buf[(q.head+q.n)&(len(q.buf)-1)] = v
+	q.n++
+}
+
+func (q *fifo[T]) pop() (T, bool) {
+	var zero T
+	if q.n == 0 {
+		return zero, false
+	}
+	v := q.buf[q.head]
+	q.buf[q.head] = zero // keep nothing alive
+	q.head = (q.head + 1) & (len(q.buf) - 1)
+	q.n--
+	return v, true
+}
+
+func (q *fifo[T]) grow() {
+	size := max(2*len(q.buf), 8) // stays a power of two
+	buf := make([]T, size)
+	for i := 0; i < q.n; i++ {
+		buf[i] = q.buf[(q.head+i)&(len(q.buf)-1)]
+	}
+	q.buf, q.head = buf, 0
+}
