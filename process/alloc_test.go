@@ -1,10 +1,12 @@
 package process_test
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 
 	"github.com/zcomm-go/zcomm/process"
+	"github.com/zcomm-go/zcomm/slab"
 )
 
 // TestSteadyStateAllocs checks that a message's whole round trip (push,
@@ -82,5 +84,33 @@ func steadyAllocs[T any](t *testing.T, as []*process.Allocator, chs []*process.C
 	}
 	if failed != nil {
 		t.Fatal(failed)
+	}
+}
+
+// TestBackpressureAllocs checks that a push refused for backpressure, the
+// path a flooded sender takes again and again while it waits, allocates
+// nothing, and that its error still names the worker, the target and the
+// budget.
+func TestBackpressureAllocs(t *testing.T) {
+	if raceEnabled || checkedViews {
+		t.Skip("instrumented builds allocate")
+	}
+	as := newGroup(t, 2, process.WithBudget(1<<10),
+		process.WithSlab(slab.Config{BufferSize: 4 << 10}))
+	chs := allocate(t, as, 1, process.Bytes{})
+	payload := make([]byte, 512)
+	var err error
+	for i := 0; i < 16 && err == nil; i++ {
+		err = chs[0].Push(1, payload)
+	}
+	var bp *process.BackpressureError
+	if !errors.As(err, &bp) || !errors.Is(err, process.ErrBackpressure) {
+		t.Fatalf("push past the budget: %v, want a *BackpressureError", err)
+	}
+	if bp.Worker != 0 || bp.Target != 1 || bp.Budget != 1<<10 || bp.InFlight == 0 {
+		t.Fatalf("BackpressureError %+v does not describe the refusal", *bp)
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = chs[0].Push(1, payload) }); n != 0 {
+		t.Fatalf("a refused push allocates %v times, want 0", n)
 	}
 }

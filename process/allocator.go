@@ -49,10 +49,38 @@ const frameOverhead = header.Size
 // makes room, so the sender looks again this often.
 const backlogPoll = 100 * time.Microsecond
 
+// BackpressureError is the error a push returns when the sender's budget
+// towards a target is spent. It wraps ErrBackpressure. The allocator reuses
+// one per target, so that a sender refused again and again while it waits
+// allocates nothing: its fields are valid until the next push to the same
+// target.
+type BackpressureError struct {
+	// Worker is the sending worker and Target the receiving one; Target is
+	// -1 for a broadcast.
+	Worker, Target int
+	// InFlight is the bytes written to the target and not yet released by
+	// it; Budget is the limit.
+	InFlight, Budget int
+}
+
+// Error describes the refusal.
+func (e *BackpressureError) Error() string {
+	if e.Target < 0 {
+		return fmt.Sprintf("process: backpressure: worker %d has %d broadcast bytes unreleased, "+
+			"budget %d", e.Worker, e.InFlight, e.Budget)
+	}
+	return fmt.Sprintf("process: backpressure: worker %d has %d bytes unreleased at worker %d, "+
+		"budget %d", e.Worker, e.InFlight, e.Target, e.Budget)
+}
+
+// Unwrap returns ErrBackpressure.
+func (e *BackpressureError) Unwrap() error { return ErrBackpressure }
+
 // outbound is the sending side towards one target worker.
 type outbound struct {
 	w       *slab.Writer
 	backlog queue[slab.View] // views the target's ring had no room for, in order
+	refused BackpressureError
 
 	bytesSent, messagesSent uint64
 }
@@ -86,10 +114,11 @@ type Allocator struct {
 	ring   *ring.Ring[slab.View]
 	buzzer *buzzer.Buzzer
 
-	out    []outbound
-	bcast  *slab.Writer
-	closed bool
-	freed  bool
+	out     []outbound
+	bcast   *slab.Writer
+	brefuse BackpressureError // the broadcast writer's reusable refusal
+	closed  bool
+	freed   bool
 
 	drained   []ring.Entry[slab.View]
 	frames    []frameRef
@@ -175,8 +204,9 @@ func (a *Allocator) reserve(o *outbound, t, n int) ([]byte, error) {
 	if used := o.w.InFlight(); used > 0 && used+size > a.cfg.budget {
 		o.w.Reclaim()
 		if used = o.w.InFlight(); used > 0 && used+size > a.cfg.budget {
-			return nil, fmt.Errorf("%w: worker %d has %d bytes unreleased at worker %d, budget %d",
-				ErrBackpressure, a.index, used, t, a.cfg.budget)
+			o.refused = BackpressureError{Worker: a.index, Target: t, InFlight: used,
+				Budget: a.cfg.budget}
+			return nil, &o.refused
 		}
 	}
 	if o.w.Available() < size && o.w.Pending() > 0 {

@@ -114,8 +114,9 @@ func (c *Channel[T]) Broadcast(v T) error {
 	if used := a.bcast.InFlight(); used > 0 && used+size > a.cfg.budget {
 		a.bcast.Reclaim()
 		if used = a.bcast.InFlight(); used > 0 && used+size > a.cfg.budget {
-			return fmt.Errorf("%w: worker %d has %d broadcast bytes unreleased, budget %d",
-				ErrBackpressure, a.index, used, a.cfg.budget)
+			a.brefuse = BackpressureError{Worker: a.index, Target: -1, InFlight: used,
+				Budget: a.cfg.budget}
+			return &a.brefuse
 		}
 	}
 	buf, err := a.bcast.Reserve(size)
@@ -176,8 +177,9 @@ func (p *Pusher[T]) Target() int { return p.t }
 // once; in batched mode at the next Release, or when the buffer fills.
 // Zero-length payloads are ordinary messages.
 //
-// Push never blocks. It fails with an error wrapping ErrBackpressure when the
-// budget towards the target is spent (receive, release, retry), ErrTooLarge
+// Push never blocks. It fails with a *BackpressureError, which wraps
+// ErrBackpressure, when the budget towards the target is spent (receive,
+// release, retry), ErrTooLarge
 // for a payload above the maximum, ErrClosed after Close, and ErrPoisoned
 // once the group is poisoned; a failed push sent nothing.
 func (p *Pusher[T]) Push(v T) error {
