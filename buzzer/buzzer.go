@@ -163,8 +163,14 @@ func (b *Buzzer) Wake() bool {
 	case idle, woken:
 		return false
 	}
-	if b.state.Swap(woken) != asleep {
-		return true // spinning (it will see woken) or already woken
+	switch b.state.Swap(woken) {
+	case spinning:
+		return true // it will see woken without a signal
+	case idle, woken:
+		// The sleeper cancelled or returned between our load and swap, or
+		// another waker came first. Leaving woken behind is harmless: the
+		// sleeper's next Prepare overwrites it.
+		return false
 	}
 	b.signals.Add(1)
 	if b.mode == Futex {

@@ -127,11 +127,17 @@ func (v View) Slice(off, n int) View {
 	if off < 0 || n < 0 || off > v.n || n > v.n-off {
 		panic(fmt.Sprintf("slab: window [%d, %d) outside a view of %d bytes", off, off+n, v.n))
 	}
+	return v.slice(off, n, 1)
+}
+
+// slice is Slice for callers within the package; skip counts the frames
+// between the caller being recorded and slice itself.
+func (v View) slice(off, n, skip int) View {
 	if v.b == nil {
 		return View{}
 	}
 	v.s.use()
-	return View{b: v.b, off: v.off + off, n: n, s: newStamp(1)}
+	return View{b: v.b, off: v.off + off, n: n, s: newStamp(skip + 1)}
 }
 
 // Split consumes v and returns views of its first n bytes and of the rest,
@@ -144,7 +150,7 @@ func (v View) Split(n int) (head, tail View) {
 		return View{}, View{}
 	}
 	v.Acquire(1)
-	head, tail = v.Slice(0, n), v.Slice(n, v.n-n)
+	head, tail = v.slice(0, n, 1), v.slice(n, v.n-n, 1)
 	v.s.release() // v itself is consumed; its reference lives on in head
 	return head, tail
 }
@@ -152,14 +158,18 @@ func (v View) Split(n int) (head, tail View) {
 // Merge consumes v and w and returns one view covering both, when w starts
 // where v ends in the same buffer; otherwise it returns v unchanged and false,
 // and both views remain the caller's.
+//
+// In checked builds, merging a released view panics, as reading it would.
 func (v View) Merge(w View) (View, bool) {
 	if v.b == nil || v.b != w.b || v.off+v.n != w.off {
 		return v, false
 	}
+	v.s.use()
+	w.s.use()
 	if err := w.Release(); err != nil {
 		return v, false
 	}
-	v.s.release()
+	_ = v.s.release() // v is consumed; its reference lives on in the result
 	return View{b: v.b, off: v.off, n: v.n + w.n, s: newStamp(1)}, true
 }
 

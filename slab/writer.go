@@ -77,6 +77,7 @@ type Writer struct {
 	retired      []*buffer // no longer written, views may remain
 	retiredBytes int       // total size of the retired buffers
 	idle         []*buffer // no views, standard size, ready for reuse
+	orphans      []*buffer // after Close: buffers that live views kept mapped
 	closed       bool
 
 	stats writerStats
@@ -125,7 +126,7 @@ func (w *Writer) Available() int {
 // there become part of the next view once committed. If the current buffer
 // lacks room, the committed but unextracted bytes move to a new buffer first.
 func (w *Writer) Reserve(n int) ([]byte, error) {
-	if w.cur != nil && n >= 0 && n <= len(w.cur.data)-w.valid {
+	if w.cur != nil && n >= 0 && n <= len(w.cur.data)-w.valid && n <= w.cfg.MaxReserve {
 		return w.cur.data[w.valid : w.valid+n : w.valid+n], nil
 	}
 	return w.reserveSlow(n)
@@ -139,10 +140,14 @@ func (w *Writer) reserveSlow(n int) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %d bytes, maximum %d", ErrTooLarge, n, w.cfg.MaxReserve)
 	}
 	pending := w.valid - w.sent
-	if w.cur != nil && pending+n <= len(w.cur.data) && w.cur.refs.Load() == holdBit {
+	if w.cur != nil && len(w.cur.data) == w.cfg.BufferSize && pending+n <= len(w.cur.data) &&
+		w.cur.refs.Load() == holdBit {
 		// No view points into the current buffer: start it over, keeping
-		// its pages warm instead of taking another buffer.
+		// its pages warm instead of taking another buffer. A larger buffer,
+		// made for one large message, is retired instead, so that it goes
+		// back to the refill.
 		copy(w.cur.data, w.cur.data[w.sent:w.valid])
+		poison(w.cur.data[pending:])
 		w.sent, w.valid = 0, pending
 		return w.cur.data[w.valid : w.valid+n : w.valid+n], nil
 	}
@@ -271,6 +276,7 @@ func (w *Writer) get(size int) (*buffer, error) {
 // free returns b to the refill. It runs on the writer's goroutine, or on the
 // goroutine that released the last view of a closed writer's buffer.
 func (w *Writer) free(b *buffer) {
+	poison(b.data)
 	w.stats.buffers.Add(-1)
 	w.stats.bytes.Add(-int64(len(b.data)))
 	if err := w.cfg.Refill.Free(b.data); err != nil {
@@ -303,6 +309,9 @@ func (w *Writer) Stats() Stats {
 	for _, b := range w.retired {
 		count(b)
 	}
+	for _, b := range w.orphans {
+		count(b)
+	}
 	return s
 }
 
@@ -322,6 +331,8 @@ func (w *Writer) Close() {
 	for _, b := range bufs {
 		if b.refs.Add(-holdBit) == 0 {
 			w.free(b)
+		} else {
+			w.orphans = append(w.orphans, b)
 		}
 	}
 	w.cur, w.retired, w.idle = nil, nil, nil
