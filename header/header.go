@@ -62,25 +62,28 @@ func (h *Header) Append(dst []byte) []byte {
 }
 
 // Decode reads a header from the front of src. It fails, with an error
-// wrapping ErrTruncated, only when src holds fewer than Size bytes.
-func Decode(src []byte) (Header, error) {
-	if len(src) < Size {
-		return Header{}, fmt.Errorf("%w: %d bytes, need %d", ErrTruncated, len(src), Size)
-	}
-	return decode(src), nil
+// wrapping ErrTruncated, only when src holds fewer than Size bytes. Loops
+// that decode many headers should use Read, which does not copy the result.
+func Decode(src []byte) (h Header, err error) {
+	err = h.Read(src)
+	return h, err
 }
 
-// decode reads a header from src, which must hold at least Size bytes.
-func decode(src []byte) Header {
-	_ = src[Size-1]
-	return Header{
-		Channel:     binary.BigEndian.Uint64(src[0:8]),
-		Source:      binary.BigEndian.Uint64(src[8:16]),
-		TargetLower: binary.BigEndian.Uint64(src[16:24]),
-		TargetUpper: binary.BigEndian.Uint64(src[24:32]),
-		Length:      binary.BigEndian.Uint64(src[32:40]),
-		Seqno:       binary.BigEndian.Uint64(src[40:48]),
+// Read decodes the header at the front of src into h, and fails like Decode.
+// It is Decode for hot loops: it writes through h instead of returning a
+// 48-byte value, which the compiler copies through the stack.
+func (h *Header) Read(src []byte) error {
+	if len(src) < Size {
+		return fmt.Errorf("%w: %d bytes, need %d", ErrTruncated, len(src), Size)
 	}
+	_ = src[Size-1]
+	h.Channel = binary.BigEndian.Uint64(src[0:8])
+	h.Source = binary.BigEndian.Uint64(src[8:16])
+	h.TargetLower = binary.BigEndian.Uint64(src[16:24])
+	h.TargetUpper = binary.BigEndian.Uint64(src[24:32])
+	h.Length = binary.BigEndian.Uint64(src[32:40])
+	h.Seqno = binary.BigEndian.Uint64(src[40:48])
+	return nil
 }
 
 // FrameSize returns Size+h.Length, the bytes the whole frame occupies, and

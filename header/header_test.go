@@ -317,3 +317,17 @@ func BenchmarkDecode(b *testing.B) {
 		sinkHeader = h
 	}
 }
+
+func BenchmarkRead(b *testing.B) {
+	var src [header.Size]byte
+	valid.Put(src[:])
+	var h header.Header
+	b.SetBytes(header.Size)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := h.Read(src[:]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	sinkHeader = h
+}

@@ -368,10 +368,10 @@ func (a *Allocator) split(peer int, v slab.View) error {
 	data := v.Bytes()
 	frames := a.frames[:0]
 	var err error
+	var h header.Header
 	off := 0
 	for off < len(data) {
-		h, derr := header.Decode(data[off:])
-		if derr != nil {
+		if derr := h.Read(data[off:]); derr != nil {
 			err = fmt.Errorf("%w: from worker %d at offset %d of %d: %w",
 				ErrBadFrame, peer, off, len(data), derr)
 			break

@@ -270,9 +270,9 @@ func FuzzSplit(f *testing.F) {
 			t.Fatalf("%d events for %d messages", len(ev), ps.MessagesReceived)
 		}
 		for _, m := range pullAll(t, ch.Puller) {
-			if m.Header.Channel != 1 || uint64(len(m.Value)) != m.Header.Length ||
-				m.Header.TargetLower > 1 || m.Header.TargetUpper <= 1 || m.Header.Source > 2 {
-				t.Fatalf("delivered a message with header %v and %d bytes", m.Header,
+			if m.Header().Channel != 1 || uint64(len(m.Value)) != m.Header().Length ||
+				m.Header().TargetLower > 1 || m.Header().TargetUpper <= 1 || m.Header().Source > 2 {
+				t.Fatalf("delivered a message with header %v and %d bytes", m.Header(),
 					len(m.Value))
 			}
 			if err := m.Release(); err != nil {

@@ -199,13 +199,19 @@ func (p *Pusher[T]) Push(v T) error {
 // memory (the Bytes codec does so): it is valid until Release. Release every
 // message exactly once; until then the sender cannot reuse its memory.
 type Message[T any] struct {
-	// Header is the frame's header as the sender wrote it.
-	Header header.Header
 	// Value is the decoded payload.
 	Value T
 
 	view slab.View
 	ep   *epoch
+}
+
+// Header returns the frame's header as the sender wrote it. It is read from
+// the frame on each call, so that pulling a message costs nothing for the
+// header when the caller does not ask for it. Valid until Release.
+func (m *Message[T]) Header() (h header.Header) {
+	_ = h.Read(m.view.Bytes()) // checked when received
+	return h
 }
 
 // Payload returns the message's raw payload bytes, valid until Release.
@@ -259,14 +265,14 @@ func (p *Puller[T]) Pull() (Message[T], bool, error) {
 	p.a.queued--
 	p.delivered = true
 	b := v.Bytes()
-	h, _ := header.Decode(b) // checked when received
 	val, err := p.codec.Decode(b[frameOverhead:])
 	if err != nil {
+		h, _ := header.Decode(b) // checked when received
 		_ = v.Release()
 		return Message[T]{}, false, fmt.Errorf("channel %d, message %d from worker %d: %w",
 			h.Channel, h.Seqno, h.Source, err)
 	}
-	return Message[T]{Header: h, Value: val, view: v, ep: p.a.epochs.pulled()}, true, nil
+	return Message[T]{Value: val, view: v, ep: p.a.epochs.pulled()}, true, nil
 }
 
 // Len returns the number of messages waiting in the puller.

@@ -115,9 +115,9 @@ func TestEarlyMessages(t *testing.T) {
 		t.Errorf("values %v, want [100 101 102]", got)
 	}
 	for _, m := range ms {
-		if m.Header.Channel != id || m.Header.Source != 1 || m.Header.TargetLower != 0 ||
-			m.Header.TargetUpper != 1 || m.Header.Length != 8 {
-			t.Errorf("header %v", m.Header)
+		if m.Header().Channel != id || m.Header().Source != 1 || m.Header().TargetLower != 0 ||
+			m.Header().TargetUpper != 1 || m.Header().Length != 8 {
+			t.Errorf("header %v", m.Header())
 		}
 	}
 	releaseAll(t, ms)
@@ -357,10 +357,10 @@ func TestZeroLength(t *testing.T) {
 			}
 			for i, m := range ms {
 				want := bytes.Repeat([]byte{byte(lengths[i])}, lengths[i])
-				if !bytes.Equal(m.Value, want) || m.Header.Length != uint64(lengths[i]) ||
-					m.Header.Seqno != uint64(i) || len(m.Payload()) != lengths[i] {
+				if !bytes.Equal(m.Value, want) || m.Header().Length != uint64(lengths[i]) ||
+					m.Header().Seqno != uint64(i) || len(m.Payload()) != lengths[i] {
 					t.Errorf("message %d: header %v, value %x; want length %d",
-						i, m.Header, m.Value, lengths[i])
+						i, m.Header(), m.Value, lengths[i])
 				}
 			}
 			releaseAll(t, ms)
@@ -384,7 +384,7 @@ func TestZeroLength(t *testing.T) {
 		}
 		for _, m := range ms {
 			if len(m.Value) != 0 {
-				t.Fatalf("message %d has %d bytes", m.Header.Seqno, len(m.Value))
+				t.Fatalf("message %d has %d bytes", m.Header().Seqno, len(m.Value))
 			}
 		}
 		releaseAll(t, ms)
@@ -474,7 +474,7 @@ func TestBroadcast(t *testing.T) {
 					t.Fatalf("worker %d received %d broadcasts, want 1", i, len(ms))
 				}
 				m := ms[0]
-				h := m.Header
+				h := m.Header()
 				if h.TargetLower != 0 || h.TargetUpper != peers || h.Source != 0 ||
 					h.Channel != 11 || h.Length != 11 || h.Seqno != 0 {
 					t.Errorf("worker %d: header %v", i, h)

@@ -417,7 +417,7 @@ func TestReleaseElsewhere(t *testing.T) {
 		}
 	}
 	check := func(m process.Message[[]byte]) error {
-		i := int(m.Header.Seqno)
+		i := int(m.Header().Seqno)
 		if len(m.Value) != 8+i%200 {
 			return fmt.Errorf("message %d has %d bytes", i, len(m.Value))
 		}
@@ -470,8 +470,8 @@ func TestReleaseElsewhere(t *testing.T) {
 					if !ok {
 						break
 					}
-					if m.Header.Seqno != next {
-						return fmt.Errorf("message %d, want %d", m.Header.Seqno, next)
+					if m.Header().Seqno != next {
+						return fmt.Errorf("message %d, want %d", m.Header().Seqno, next)
 					}
 					next++
 					handoff <- m

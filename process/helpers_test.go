@@ -162,7 +162,7 @@ func values[T any](ms []process.Message[T]) []T {
 func seqnos[T any](ms []process.Message[T]) []uint64 {
 	out := make([]uint64, len(ms))
 	for i := range ms {
-		out[i] = ms[i].Header.Seqno
+		out[i] = ms[i].Header().Seqno
 	}
 	return out
 }

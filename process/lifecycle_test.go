@@ -228,9 +228,9 @@ func readUntilFinished(a *process.Allocator, ch *process.Channel[uint64],
 				break
 			}
 			p, i := int(m.Value>>32), m.Value&(1<<32-1)
-			if p >= producers || i != next[p] || m.Header.Source != uint64(p) {
+			if p >= producers || i != next[p] || m.Header().Source != uint64(p) {
 				return n, fmt.Errorf("record %d of producer %d (source %d), want record %d",
-					i, p, m.Header.Source, next[min(p, producers-1)])
+					i, p, m.Header().Source, next[min(p, producers-1)])
 			}
 			next[p]++
 			n++
