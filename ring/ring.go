@@ -159,15 +159,17 @@ func (r *Ring[T]) Ready() bool {
 	return r.slots[r.index(h)].seq.Load() == h+1
 }
 
-// Drain appends to dst every entry that is ready, in order, and returns the
-// extended slice. It stops at the first position that is empty or claimed but
-// not yet written. It allocates only if dst lacks capacity: a dst with
-// capacity Cap() never grows. Drained slots are zeroed so that the ring keeps
-// nothing alive. Consumer only.
+// Drain appends to dst the entries that are ready, in order, at most Cap()
+// of them, and returns the extended slice. It stops at the first position
+// that is empty or claimed but not yet written, or after one lap: producers
+// that keep refilling the slots behind it cannot hold it for longer. It
+// allocates only if dst lacks capacity: a dst with Cap() free capacity never
+// grows. Drained slots are zeroed so that the ring keeps nothing alive.
+// Consumer only.
 func (r *Ring[T]) Drain(dst []Entry[T]) []Entry[T] {
 	h := r.head.Load()
 	var zero T
-	for {
+	for range len(r.slots) {
 		s := &r.slots[r.index(h)]
 		if s.seq.Load() != h+1 {
 			break

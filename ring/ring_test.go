@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"weak"
 
@@ -502,4 +503,39 @@ func TestPoison(t *testing.T) {
 	if !r.Closed() {
 		t.Errorf("Closed false on a poisoned empty ring")
 	}
+}
+
+// TestDrainTakesOneLap checks that a drain returns at most Cap() entries
+// even while producers keep refilling the slots behind it, so that a
+// consumer's batch is bounded and a dst of capacity Cap() never grows.
+// Eight producers on as many threads refill a two-slot ring; without the
+// bound, some drain runs for several laps within a few thousand tries.
+func TestDrainTakesOneLap(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(8))
+	type record [32]uint64
+	r, err := ring.New[record](2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stop atomic.Bool
+	refill := func() {
+		for !stop.Load() {
+			_ = r.Push(0, record{1}) // refill as fast as the consumer drains
+		}
+	}
+	fns := []func(){func() {
+		defer stop.Store(true)
+		dst := make([]ring.Entry[record], 0, r.Cap())
+		for i := 0; i < scaled(200000); i++ {
+			if dst = r.Drain(dst[:0]); len(dst) > r.Cap() {
+				t.Errorf("drain %d returned %d entries from a ring of %d slots",
+					i, len(dst), r.Cap())
+				return
+			}
+		}
+	}}
+	for range 8 {
+		fns = append(fns, refill)
+	}
+	startWatchdog(t).run(fns...)
 }
