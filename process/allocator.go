@@ -134,6 +134,7 @@ type Allocator struct {
 	received []peerReceived
 	drops    DropStats
 	epochs   epochs // pulled messages not yet released
+	deferred error  // a receive error met inside Close, for the next Receive
 }
 
 type peerReceived struct{ bytes, messages uint64 }
@@ -349,7 +350,8 @@ func (a *Allocator) Receive() error {
 	// close, so everything it sent before closing is in this drain.
 	a.seenClose = a.g.closed.Load()
 	a.drained = a.ring.Drain(a.drained[:0])
-	var first error
+	first := a.deferred
+	a.deferred = nil
 	for i := range a.drained {
 		e := &a.drained[i]
 		if err := a.split(e.Producer, e.Value); err != nil && first == nil {
@@ -515,9 +517,11 @@ func (a *Allocator) AwaitEvents(timeout time.Duration) error {
 
 // Close ends this worker's sending side: it publishes everything it has
 // pushed, waiting for room in full rings while ctx allows, then tells every
-// peer it is done. Receiving still works after Close, so a worker can read
-// until Finished. Later pushes fail with ErrClosed. Calling Close again does
-// nothing.
+// peer it is done. While it waits it receives, as Receive does, so that
+// workers closing at the same time do not wait for each other forever; the
+// messages stay queued for their pullers. Receiving still works after Close,
+// so a worker can read until Finished. Later pushes fail with ErrClosed.
+// Calling Close again does nothing.
 func (a *Allocator) Close(ctx context.Context) error {
 	if a.closed {
 		return nil
@@ -544,12 +548,48 @@ func (a *Allocator) Close(ctx context.Context) error {
 			return fmt.Errorf("process: worker %d closing with views unpublished: %w",
 				a.index, err)
 		}
+		// Take in what peers sent while waiting: they may be closing too,
+		// waiting for room in this worker's ring, and none would make
+		// progress if every closing worker only waited. What arrives stays
+		// queued for the pullers; an error is kept for the next Receive.
+		if err := a.Receive(); err != nil && a.deferred == nil {
+			if errors.Is(err, ErrPoisoned) {
+				return err
+			}
+			a.deferred = err
+		}
 		runtime.Gosched()
 	}
 	a.closed = true
 	a.g.closed.Add(1)
 	a.g.wakeAll()
 	return gone
+}
+
+// drainUntilAllClosed takes in and releases, unread, whatever peers send
+// until every worker has closed: a worker whose function has returned must
+// still make room in its ring, or a peer that closes later would wait for it
+// forever. It returns early if the group is poisoned.
+func (a *Allocator) drainUntilAllClosed() {
+	for a.g.closed.Load() < int64(a.peers) {
+		if err := a.Receive(); errors.Is(err, ErrPoisoned) {
+			return
+		}
+		for _, in := range a.inboxes {
+			for in.q.len() > 0 {
+				v, _ := in.q.pop()
+				_ = v.Release()
+				a.queued--
+				a.drops.Abandoned++
+			}
+			a.staged -= in.staged
+			in.staged = 0
+		}
+		a.events = a.events[:0]
+		if err := a.AwaitEvents(-1); err != nil {
+			return
+		}
+	}
 }
 
 // Finished reports whether every worker of the group, this one included, has
@@ -611,6 +651,9 @@ type DropStats struct {
 	BadFrames, BadFrameBytes uint64
 	// PeerGone counts publications refused because their target shut down.
 	PeerGone uint64
+	// Abandoned counts messages that arrived after the worker's function
+	// in Run returned, released unread.
+	Abandoned uint64
 }
 
 // PeerStats describes the traffic between this worker and one peer.

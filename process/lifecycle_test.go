@@ -441,3 +441,89 @@ func TestClosePoisonedWhileWaiting(t *testing.T) {
 			err, ctx.calls)
 	}
 }
+
+// TestCloseTogether has every worker back up its sends behind full rings and
+// then close at the same moment, and go on receiving until Finished, as the
+// worker loop does. Each Close waits for room in its peers' rings, so it must
+// take in its own ring while it waits, or no worker ever finishes. Every
+// message is delivered exactly once, in order.
+func TestCloseTogether(t *testing.T) {
+	watchdog(t)
+	const peers = 5
+	n := scale(2000, 200)
+	as := newGroup(t, peers, process.WithRingSize(2), process.WithPublish(process.Eager))
+	chs := allocate(t, as, 1, process.Uint64{})
+	for w := range as {
+		for i := 0; i < n; i++ {
+			for target := range as {
+				if err := chs[w].Push(target, uint64(i)); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if s := as[w].Stats(); s.Peers[(w+1)%peers].Backlog == 0 {
+			t.Fatalf("worker %d has no backlog; the test needs full rings", w)
+		}
+	}
+	fns := make([]func(), peers)
+	for w := range as {
+		fns[w] = func() {
+			a := as[w]
+			if err := a.Close(context.Background()); err != nil {
+				t.Errorf("worker %d: Close: %v", w, err)
+				return
+			}
+			next := make([]uint64, peers)
+			for !a.Finished() {
+				if err := a.Receive(); err != nil {
+					t.Errorf("worker %d: %v", w, err)
+					return
+				}
+				for {
+					m, ok, err := chs[w].Puller.Pull()
+					if err != nil || !ok {
+						break
+					}
+					if src := m.Header().Source; m.Value != next[src] {
+						t.Errorf("worker %d got %d from %d, want %d", w, m.Value, src, next[src])
+					} else {
+						next[src]++
+					}
+					_ = m.Release()
+				}
+				a.DrainEvents(nil)
+				_ = a.AwaitEvents(-1)
+			}
+			for src, got := range next {
+				if got != uint64(n) {
+					t.Errorf("worker %d received %d messages from %d, want %d", w, got, src, n)
+				}
+			}
+		}
+	}
+	runConcurrently(t, fns...)
+}
+
+// TestRunWorkerReturnsEarly has one worker return at once while its peers
+// flood it through a two-slot ring: the peers' closes wait for room in its
+// ring, so Run must keep draining that worker's ring after its function has
+// returned, until every worker has closed.
+func TestRunWorkerReturnsEarly(t *testing.T) {
+	watchdog(t)
+	n := scale(5000, 500)
+	err := process.Run(context.Background(), 3, func(a *process.Allocator) error {
+		ch, err := process.Allocate(a, 1, process.Uint64{})
+		if err != nil || a.Index() == 0 {
+			return err
+		}
+		for i := 0; i < n; i++ {
+			if err := ch.Push(0, uint64(i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, process.WithRingSize(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+}

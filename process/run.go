@@ -12,7 +12,9 @@ import (
 // goroutine, runs fn on each, and waits for all of them.
 //
 // A worker whose fn returns nil closes its sending side (publishing what it
-// pushed). A worker whose fn returns an error or panics poisons the group, so
+// pushed), then goes on taking in what peers still send it, releasing it
+// unread (counted in Stats as abandoned), until every worker has closed, so
+// that no peer waits on its ring. A worker whose fn returns an error or panics poisons the group, so
 // that every other worker's next call fails with ErrPoisoned and parked
 // workers wake; Run then returns the error that poisoned the group (a
 // *PanicError for a panic). When ctx ends, the group is poisoned with ctx's
@@ -79,5 +81,6 @@ func runWorker(ctx context.Context, b *Builder, fn func(*Allocator) error,
 		a.Poison(err)
 		return err
 	}
+	a.drainUntilAllClosed()
 	return nil
 }
