@@ -1,6 +1,24 @@
 package e2e
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/zcomm-go/zcomm/benchmarks/scenario"
+)
+
+// peers is the number of workers in the all-to-all benchmarks.
+const peers = 2
+
+// sizes are the payload sizes every benchmark runs with.
+var sizes = []struct {
+	name string
+	n    int
+}{
+	{"8B", 8},
+	{"64B", 64},
+	{"1KiB", 1 << 10},
+	{"64KiB", 64 << 10},
+}
 
 // BenchmarkAllToAll measures two workers exchanging b.N messages each, for
 // every payload size and peer (see the package documentation). One op is
@@ -8,19 +26,18 @@ import "testing"
 func BenchmarkAllToAll(b *testing.B) {
 	for _, sz := range sizes {
 		b.Run(sz.name, func(b *testing.B) {
-			for _, p := range allToAllPeers {
-				b.Run(p.name, func(b *testing.B) {
+			for _, p := range scenario.AllToAllPeers {
+				b.Run(p.Name, func(b *testing.B) {
 					b.SetBytes(int64(sz.n))
 					b.ReportAllocs()
-					ts := newTallies(b.N, false)
-					if err := p.run(sz.n, b.N, ts, b.ResetTimer); err != nil {
+					res, err := p.Run(scenario.AllToAll{Workers: peers, Size: sz.n,
+						Messages: b.N, Ready: b.ResetTimer})
+					if err != nil {
 						b.Fatal(err)
 					}
 					b.StopTimer()
-					for w := range ts {
-						if got, want := ts[w].count, expected(w, b.N); got != want {
-							b.Fatalf("worker %d received %d messages, want %d", w, got, want)
-						}
+					if err := scenario.VerifyAllToAll(res.Tallies, b.N); err != nil {
+						b.Fatal(err)
 					}
 				})
 			}
@@ -32,26 +49,21 @@ func BenchmarkAllToAll(b *testing.B) {
 // two workers; ns/op is one round trip.
 func BenchmarkPingPong(b *testing.B) {
 	b.Run("64B", func(b *testing.B) {
-		for _, p := range pingPongPeers {
-			b.Run(p.name, func(b *testing.B) {
+		for _, p := range scenario.PingPongPeers {
+			b.Run(p.Name, func(b *testing.B) {
 				b.ReportAllocs()
-				ts := newTallies(b.N, false)
-				if err := p.run(b.N, ts, b.ResetTimer); err != nil {
+				res, err := p.Run(scenario.PingPong{RoundTrips: b.N, Ready: b.ResetTimer})
+				if err != nil {
 					b.Fatal(err)
 				}
 				b.StopTimer()
-				for w := range ts {
-					if ts[w].count != b.N {
-						b.Fatalf("worker %d received %d messages, want %d", w, ts[w].count, b.N)
-					}
+				if err := scenario.VerifyPingPong(res.Tallies, b.N); err != nil {
+					b.Fatal(err)
 				}
 			})
 		}
 	})
 }
-
-// sinkByte keeps the compiler from discarding the copies of BenchmarkMemmove.
-var sinkByte byte
 
 // BenchmarkMemmove measures the copy every peer makes once per message:
 // copy over a slab-sized buffer in chunks of the payload size, on one
@@ -59,21 +71,11 @@ var sinkByte byte
 func BenchmarkMemmove(b *testing.B) {
 	for _, sz := range sizes {
 		b.Run(sz.name, func(b *testing.B) {
-			src, dst := make([]byte, slabSize), make([]byte, slabSize)
-			for i := range src {
-				src[i] = byte(i)
-			}
 			b.SetBytes(int64(sz.n))
 			b.ReportAllocs()
-			off := 0
-			for b.Loop() {
-				if off+sz.n > slabSize {
-					off = 0
-				}
-				copy(dst[off:off+sz.n], src[off:off+sz.n])
-				off += sz.n
+			if _, err := scenario.Memmove(sz.n, b.N, b.ResetTimer); err != nil {
+				b.Fatal(err)
 			}
-			sinkByte = dst[off-1]
 		})
 	}
 }

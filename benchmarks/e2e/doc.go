@@ -1,7 +1,6 @@
 // Package e2e benchmarks zcomm's process allocator end to end, beside the
-// designs it is meant to beat, in one run.
-//
-// The package holds only tests and benchmarks:
+// designs it is meant to beat, in one run. The bodies live in package
+// scenario, which zcbench runs too; this package holds only benchmarks:
 //
 //   - BenchmarkAllToAll/<size>/<peer>: two workers, each sending b.N messages
 //     of <size> bytes, alternately to itself and to the other worker, and
@@ -17,13 +16,15 @@
 //   - BenchmarkPingPong/64B/<peer>: one 64-byte message goes from worker 0
 //     to worker 1 and back; ns/op is one round trip. zcomm-busy receives in
 //     a loop, zcomm-park and original park between polls (AwaitEvents),
-//     chan blocks on a channel receive.
+//     chan blocks on a channel receive, and atomic spins on two atomic
+//     words, the hardware floor.
 //   - BenchmarkMemmove/<size>: copy over a 1 MiB buffer in chunks of <size>
 //     bytes on one goroutine, the floor for the one copy every peer makes.
 //
-// TestAllToAllSmall runs every benchmark body once with a small count and
-// checks that each message was received exactly once, by the worker it was
-// sent to, so the numbers measure code that works.
+// Every benchmark checks afterwards that each worker received as many
+// messages as it should. Package scenario's tests run every body with a
+// small count and check that each message was received exactly once, by
+// the worker it was sent to, so the numbers measure code that works.
 //
 // Run them with:
 //

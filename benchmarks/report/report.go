@@ -30,13 +30,21 @@ const (
 	Higher Better = "higher" // throughput
 )
 
-// Report is the result of one zcbench suite run.
+// Report is the result of one zcbench run: the suite, or the figures of one
+// scenario.
 type Report struct {
 	Schema  int       `json:"schema"`
 	Label   string    `json:"label,omitempty"` // e.g. a commit id
 	Started time.Time `json:"started"`
 	Machine Machine   `json:"machine"`
 	Figures []Figure  `json:"figures"`
+}
+
+// New returns a report of the current schema with no figures yet, labelled
+// label, started now, on this machine.
+func New(label string) *Report {
+	return &Report{Schema: Schema, Label: label, Started: time.Now().UTC().Round(time.Second),
+		Machine: CurrentMachine()}
 }
 
 // Machine describes where a report was measured.
@@ -156,4 +164,42 @@ func (r *Report) Write(path string) error {
 		return err
 	}
 	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// Merge combines reports of the same build measured at different times (for
+// example, rounds interleaved with another build's) into one: each figure's
+// values, and its baseline's, are concatenated in the order given. A figure
+// must have the same unit, direction and baseline in every report that has
+// it. The machine and label are taken from the first report.
+func Merge(rs ...*Report) (*Report, error) {
+	if len(rs) == 0 {
+		return nil, fmt.Errorf("no reports to merge")
+	}
+	out := &Report{Schema: Schema, Label: rs[0].Label, Started: rs[0].Started,
+		Machine: rs[0].Machine}
+	index := map[string]int{}
+	for _, r := range rs {
+		for _, f := range r.Figures {
+			i, ok := index[f.Name]
+			if !ok {
+				index[f.Name] = len(out.Figures)
+				f.Values = append([]float64(nil), f.Values...)
+				f.BaselineValues = append([]float64(nil), f.BaselineValues...)
+				out.Figures = append(out.Figures, f)
+				continue
+			}
+			g := &out.Figures[i]
+			if g.Unit != f.Unit || g.Better != f.Better || g.Baseline != f.Baseline {
+				return nil, fmt.Errorf("figure %q is measured differently in the reports "+
+					"(%s, %s, against %q; %s, %s, against %q)", f.Name, g.Unit, g.Better,
+					g.Baseline, f.Unit, f.Better, f.Baseline)
+			}
+			g.Values = append(g.Values, f.Values...)
+			g.BaselineValues = append(g.BaselineValues, f.BaselineValues...)
+			if f.AllocsPerOp != nil && (g.AllocsPerOp == nil || *f.AllocsPerOp > *g.AllocsPerOp) {
+				g.AllocsPerOp = f.AllocsPerOp // the worst seen
+			}
+		}
+	}
+	return out, out.Validate()
 }

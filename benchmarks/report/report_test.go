@@ -174,3 +174,42 @@ func TestValidate(t *testing.T) {
 		t.Error("Read of a missing file succeeded")
 	}
 }
+
+func TestNew(t *testing.T) {
+	r := New("abc123")
+	if err := r.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if r.Label != "abc123" || r.Machine.CPUs < 1 || r.Machine.Go == "" || r.Started.IsZero() {
+		t.Errorf("New gave %+v", r)
+	}
+}
+
+func TestMerge(t *testing.T) {
+	a, b := load(t, "base.json"), load(t, "noise.json")
+	m, err := Merge(a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Figures) != len(a.Figures) {
+		t.Fatalf("merged %d figures, want %d", len(m.Figures), len(a.Figures))
+	}
+	for i, f := range m.Figures {
+		want := len(a.Figures[i].Values) + len(b.Figures[i].Values)
+		if len(f.Values) != want || len(f.BaselineValues) != want {
+			t.Errorf("%s: %d values and %d baseline values, want %d", f.Name, len(f.Values),
+				len(f.BaselineValues), want)
+		}
+	}
+	if len(a.Figures[0].Values) != 8 {
+		t.Fatal("Merge changed its input")
+	}
+	bad := load(t, "noise.json")
+	bad.Figures[0].Unit = "furlongs"
+	if _, err := Merge(a, bad); err == nil {
+		t.Error("Merge accepted a figure measured in two units")
+	}
+	if _, err := Merge(); err == nil {
+		t.Error("Merge of nothing succeeded")
+	}
+}

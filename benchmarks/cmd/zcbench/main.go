@@ -1,6 +1,7 @@
-// Command zcbench runs zcomm's main job and reports how fast it went.
+// Command zcbench runs zcomm's main job and its scenarios, and reports how
+// fast they went.
 //
-// With no arguments it counts the words of every Go file in Go's own source
+// With no subcommand it counts the words of every Go file in Go's own source
 // tree, $(go env GOROOT)/src: one worker per GOMAXPROCS reads its share of
 // the files and sends each word, in batches, to the worker that owns it (the
 // xxhash of the word modulo the workers), through zcomm. The merged counts
@@ -10,9 +11,50 @@
 // the two pipelines alternate, and the medians are compared, so that a
 // machine's drift affects both alike.
 //
+// The other subcommands measure zcomm alone (the bodies are in package
+// scenario, which the e2e benchmarks run too):
+//
+//   - alltoall: W workers each send messages to every worker, itself
+//     included, in batched and eager publishing, for several payload sizes.
+//   - pingpong: the round trip of one 64-byte message between two workers
+//     that poll (busy) or park between polls, as p50, p90, p99 and p99.9 of
+//     an HDR histogram.
+//   - idle: the CPU the process uses while W workers are parked.
+//   - sweep: all-to-all throughput of 64-byte messages, batched, for W = 1,
+//     2, 4, ... workers.
+//   - suite: a quick set for the regression gate: all-to-all among two
+//     workers (64 B batched and eager, 1 KiB batched as bandwidth) and the
+//     ping-pong p50 and p99, busy and parked.
+//   - compare: the regression gate; it judges two -json reports.
+//
+// Every figure is measured beside a baseline in the same process, run by
+// run, and is judged by its ratio to it, so that a busier or slower machine
+// as a whole does not read as a change: throughput beside Go channels
+// carrying one pooled message per send (chan-per-msg), latency beside two
+// goroutines spinning on atomic words (the hardware floor), bandwidth beside
+// memmove over a 1 MiB buffer on one goroutine. Idle CPU has no baseline:
+// its baseline values are 1, so its ratio is the value itself. The
+// all-to-all figures of zcomm also carry their heap allocations per message,
+// which the gate compares exactly.
+//
+// Each scenario prints a table; -json FILE also writes the figures as a
+// report (see package report) for zcbench compare, and -plot FILE draws them
+// as a PNG chart. -runs sets how many times each figure and its baseline are
+// measured; it defaults to 5, the fewest with which compare's Mann-Whitney
+// test can ever call a change significant.
+//
 // Usage:
 //
-//	zcbench [-dir DIR] [-workers N] [-batch WORDS] [-runs N] [-publish MODE] [-quick]
+//	zcbench [wordcount] [-dir DIR] [-workers N] [-batch WORDS] [-runs N] [-publish MODE] [-quick]
+//	zcbench alltoall [-workers W] [-sizes 8,64,1024,65536] [-publish both|eager|batched]
+//	                 [-runs N] [-dur D] [-json FILE] [-plot FILE] [-label S]
+//	zcbench pingpong [-runs N] [-count K] [-json FILE] [-plot FILE] [-label S]
+//	zcbench idle [-workers W] [-for D] [-runs N] [-json FILE] [-label S]
+//	zcbench sweep [-max W] [-runs N] [-dur D] [-json FILE] [-plot FILE] [-label S]
+//	zcbench suite [-runs N] [-dur D] [-count K] [-json FILE] [-plot FILE] [-label S]
+//	zcbench compare [-threshold F] [-alpha F] OLD.json NEW.json
+//
+// zcbench SUBCOMMAND -h lists a subcommand's flags.
 package main
 
 import (
@@ -28,14 +70,9 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
-	"golang.org/x/term"
-
-	"github.com/zcomm-go/zcomm/benchmarks/report"
 	"github.com/zcomm-go/zcomm/benchmarks/wordcount"
 	"github.com/zcomm-go/zcomm/process"
 )
@@ -71,9 +108,8 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.publish, "publish", "batched", "zcomm publishing: batched or eager")
 	fs.BoolVar(&o.quick, "quick", false, "read a small, evenly spread subset of the files, once")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: zcbench [wordcount] [flags]")
-		fmt.Fprintln(stderr, "       zcbench compare [-threshold F] [-alpha F] OLD.json NEW.json")
-		fmt.Fprintln(stderr, "Counts the words of Go's source tree through zcomm and through Go channels.")
+		fmt.Fprint(stderr, usage)
+		fmt.Fprintln(stderr, "\nFlags of the word count:")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -101,13 +137,45 @@ func goroot() string {
 	return runtime.GOROOT()
 }
 
+// usage is the overview that zcbench -h prints.
+const usage = `usage: zcbench [wordcount] [flags]   word count of Go's source, zcomm vs channels
+       zcbench alltoall [flags]     all-to-all throughput by payload size
+       zcbench pingpong [flags]     round-trip latency percentiles, busy and parked
+       zcbench idle [flags]         CPU used by parked workers
+       zcbench sweep [flags]        all-to-all throughput by worker count
+       zcbench suite [flags]        the regression gate's quick set
+       zcbench compare OLD.json NEW.json
+Every scenario runs each figure beside a baseline, alternating, and judges the
+ratio: -json FILE writes a report for compare, -plot FILE a PNG chart.
+zcbench SUBCOMMAND -h lists a subcommand's flags.
+`
+
+// subcommands maps each subcommand but the word count to its runner.
+var subcommands = map[string]func(ctx context.Context, args []string,
+	stdout, stderr io.Writer) error{
+	"alltoall": runAllToAll,
+	"pingpong": runPingPong,
+	"idle":     runIdle,
+	"sweep":    runSweep,
+	"suite":    runSuite,
+	"compare": func(_ context.Context, args []string, stdout, stderr io.Writer) error {
+		return runCompare(args, stdout, stderr)
+	},
+}
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 {
-		switch args[0] {
-		case "compare":
-			return runCompare(args[1:], stdout, stderr)
-		case "wordcount":
+		if sub, ok := subcommands[args[0]]; ok {
+			return sub(ctx, args[1:], stdout, stderr)
+		}
+		switch {
+		case args[0] == "wordcount":
 			args = args[1:]
+		case args[0] == "help":
+			fmt.Fprint(stdout, usage)
+			return nil
+		case !strings.HasPrefix(args[0], "-"):
+			return fmt.Errorf("unknown subcommand %q; zcbench -h lists them", args[0])
 		}
 	}
 	return runWordcount(ctx, args, stdout, stderr)
@@ -142,8 +210,9 @@ func runWordcount(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return fmt.Errorf("no .go files under %s", o.dir)
 	}
 
-	progress := newProgress(stderr, int64(len(files))*int64(1+2*o.runs))
+	progress := newProgress(stderr, int64(len(files))*int64(1+2*o.runs), "files")
 	defer progress.finish()
+	progress.watch()
 
 	progress.phase("single-goroutine reference count")
 	want, size, err := wordcount.Reference(files)
@@ -197,7 +266,8 @@ func check(name string, run int, want wordcount.Counts, r wordcount.Result) []st
 	return out
 }
 
-func median(rs []wordcount.Result) wordcount.Result {
+// medianResult returns the run of median elapsed time.
+func medianResult(rs []wordcount.Result) wordcount.Result {
 	s := slices.Clone(rs)
 	slices.SortFunc(s, func(a, b wordcount.Result) int { return int(a.Elapsed - b.Elapsed) })
 	return s[len(s)/2]
@@ -206,8 +276,7 @@ func median(rs []wordcount.Result) wordcount.Result {
 func printReport(w io.Writer, o options, files []string, size int64, want wordcount.Counts,
 	zc, chs []wordcount.Result, mismatches []string) {
 	fmt.Fprintf(w, "zcbench word count: %s\n", o.dir)
-	fmt.Fprintf(w, "machine: %s/%s, %s, %d CPUs, GOMAXPROCS %d, %s\n", runtime.GOOS,
-		runtime.GOARCH, report.CPUModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version())
+	printMachine(w)
 	fmt.Fprintf(w, "workers %d, batch %d words, zcomm publishing %s, %d run(s) of each pipeline\n\n",
 		o.workers, o.batch, o.publish, o.runs)
 
@@ -230,7 +299,7 @@ func printReport(w io.Writer, o options, files []string, size int64, want wordco
 	tw.Flush()
 	fmt.Fprintln(w)
 
-	zm, cm := median(zc), median(chs)
+	zm, cm := medianResult(zc), medianResult(chs)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "pipeline\tmedian elapsed\twords/s\tmessages/s\tMiB/s\t\n")
 	for _, row := range []struct {
@@ -253,64 +322,4 @@ func printReport(w io.Writer, o options, files []string, size int64, want wordco
 		}
 		fmt.Fprintln(w)
 	}
-}
-
-// progress reports on stderr: a bar on a terminal, a line per phase
-// elsewhere (a CI log).
-type progress struct {
-	done  atomic.Int64
-	bar   *progressbar.ProgressBar
-	w     io.Writer
-	stop  chan struct{}
-	ended chan struct{}
-}
-
-func newProgress(w io.Writer, total int64) *progress {
-	p := &progress{w: w}
-	f, ok := w.(*os.File)
-	if !ok || !term.IsTerminal(int(f.Fd())) {
-		return p
-	}
-	p.bar = progressbar.NewOptions64(total,
-		progressbar.OptionSetWriter(w),
-		progressbar.OptionSetWidth(30),
-		progressbar.OptionShowCount(),
-		progressbar.OptionSetItsString("files"),
-		progressbar.OptionShowIts(),
-		progressbar.OptionThrottle(100*time.Millisecond),
-		progressbar.OptionClearOnFinish(),
-	)
-	p.stop, p.ended = make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(p.ended)
-		t := time.NewTicker(100 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-p.stop:
-				return
-			case <-t.C:
-				_ = p.bar.Set64(p.done.Load())
-			}
-		}
-	}()
-	return p
-}
-
-func (p *progress) phase(name string) {
-	if p.bar != nil {
-		p.bar.Describe(name)
-		return
-	}
-	fmt.Fprintf(p.w, "zcbench: %s\n", name)
-}
-
-func (p *progress) finish() {
-	if p.bar == nil || p.stop == nil {
-		return
-	}
-	close(p.stop)
-	<-p.ended
-	_ = p.bar.Finish()
-	p.stop = nil
 }
