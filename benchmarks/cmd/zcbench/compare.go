@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/zcomm-go/zcomm/benchmarks/report"
 )
@@ -21,6 +22,8 @@ func runCompare(args []string, stdout, stderr io.Writer) error {
 		"significance level of the Mann-Whitney U test that separates change from noise")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: zcbench compare [-threshold F] [-alpha F] OLD.json NEW.json")
+		fmt.Fprintln(stderr, "OLD and NEW may each be a comma-separated list of reports of one "+
+			"build,\nfor example rounds interleaved with the other build's; their values are pooled.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -33,11 +36,11 @@ func runCompare(args []string, stdout, stderr io.Writer) error {
 	if g.Threshold < 0 || g.Alpha <= 0 || g.Alpha >= 1 {
 		return fmt.Errorf("-threshold must be at least 0 and -alpha in (0, 1)")
 	}
-	old, err := report.Read(fs.Arg(0))
+	old, err := readReports(fs.Arg(0))
 	if err != nil {
 		return err
 	}
-	cur, err := report.Read(fs.Arg(1))
+	cur, err := readReports(fs.Arg(1))
 	if err != nil {
 		return err
 	}
@@ -49,4 +52,17 @@ func runCompare(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%d figure(s) regressed", n)
 	}
 	return nil
+}
+
+// readReports reads a comma-separated list of reports and merges them.
+func readReports(list string) (*report.Report, error) {
+	var rs []*report.Report
+	for _, path := range strings.Split(list, ",") {
+		r, err := report.Read(path)
+		if err != nil {
+			return nil, err
+		}
+		rs = append(rs, r)
+	}
+	return report.Merge(rs...)
 }

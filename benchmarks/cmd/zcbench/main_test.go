@@ -94,6 +94,12 @@ func TestCompare(t *testing.T) {
 		t.Fatalf("compare with a slower machine failed: %v\n%s", err, out.String())
 	}
 	out.Reset()
+	if err := run(context.Background(), []string{"compare",
+		fixture("base.json") + "," + fixture("noise.json"), fixture("slow.json")},
+		&out, &errs); err != nil {
+		t.Fatalf("compare of pooled reports failed: %v\n%s", err, out.String())
+	}
+	out.Reset()
 	err := run(context.Background(), []string{"compare", fixture("base.json"),
 		fixture("regression.json")}, &out, &errs)
 	if err == nil || !strings.Contains(out.String(), "REGRESSION") {
