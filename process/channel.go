@@ -227,7 +227,7 @@ func (m *Message[T]) Release() error {
 		return err
 	}
 	if m.ep != nil {
-		m.ep.live.Add(-1)
+		m.ep.released.Add(1)
 	}
 	m.view, m.ep = slab.View{}, nil
 	return nil

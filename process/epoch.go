@@ -12,32 +12,36 @@ const epochPulls = 1024
 
 // epoch groups the messages a worker pulled over a short stretch, so that
 // Stats can tell how many received messages are unreleased and how old the
-// oldest is, at one atomic add per pull and one per release.
+// oldest is, at one atomic add per release and none per pull.
 type epoch struct {
 	// start is when the epoch's first message was pulled. Written by the
 	// worker before any message of the epoch exists; read by the worker.
 	start time.Time
-	// live counts the epoch's pulled messages not yet released. The worker
-	// adds at each pull; Message.Release subtracts, on any goroutine.
-	live atomic.Int64
+	// pulls counts the epoch's pulled messages. Written and read by the
+	// worker only, so a pull costs no atomic operation.
+	pulls int64
+	// released counts the epoch's messages released, by Message.Release on
+	// any goroutine. The worker reads it; pulls-released are live.
+	released atomic.Int64
 }
+
+// live returns the epoch's messages pulled and not released. Worker only.
+func (ep *epoch) live() int64 { return ep.pulls - ep.released.Load() }
 
 // epochs is a worker's list of epochs that may still have live messages.
 // Worker only.
 type epochs struct {
 	cur   *epoch
-	pulls int      // pulls in cur
 	list  []*epoch // oldest first; cur is last
 	spare []*epoch // reclaimed, ready for reuse
 }
 
 // pulled accounts for one pulled message and returns its epoch.
 func (e *epochs) pulled() *epoch {
-	if e.cur == nil || e.pulls >= epochPulls {
+	if e.cur == nil || e.cur.pulls >= epochPulls {
 		e.next()
 	}
-	e.pulls++
-	e.cur.live.Add(1)
+	e.cur.pulls++
 	return e.cur
 }
 
@@ -53,8 +57,11 @@ func (e *epochs) next() {
 	} else {
 		ep = new(epoch)
 	}
-	ep.start = time.Now()
-	e.cur, e.pulls = ep, 0
+	// Every message of a reclaimed epoch was released, so nothing refers
+	// to it any more and its counters can start again.
+	ep.start, ep.pulls = time.Now(), 0
+	ep.released.Store(0)
+	e.cur = ep
 	e.list = append(e.list, ep)
 }
 
@@ -64,7 +71,7 @@ func (e *epochs) next() {
 func (e *epochs) reclaim() {
 	kept := e.list[:0]
 	for _, ep := range e.list {
-		if ep != e.cur && ep.live.Load() == 0 {
+		if ep != e.cur && ep.live() == 0 {
 			e.spare = append(e.spare, ep)
 		} else {
 			kept = append(kept, ep)
@@ -78,7 +85,7 @@ func (e *epochs) reclaim() {
 // oldest of them was pulled (zero if none).
 func (e *epochs) outstanding() (n int64, oldest time.Time) {
 	for _, ep := range e.list {
-		if k := ep.live.Load(); k > 0 {
+		if k := ep.live(); k > 0 {
 			if n == 0 {
 				oldest = ep.start
 			}
