@@ -122,8 +122,12 @@ type Buzzer struct {
 	timer *time.Timer
 }
 
-// New returns a Buzzer configured by c.
+// New returns a Buzzer configured by c. It panics if c.Mode is not one of
+// the modes defined here, which is a programming error.
 func New(c Config) *Buzzer {
+	if c.Mode > Futex {
+		panic(fmt.Sprintf("buzzer: unknown mode %v", c.Mode))
+	}
 	b := &Buzzer{mode: c.Mode, spins: c.Spin}
 	if b.mode == Auto || (b.mode == Futex && !futexSupported) {
 		b.mode = Goroutine

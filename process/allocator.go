@@ -45,8 +45,9 @@ var (
 const frameOverhead = header.Size
 
 // backlogPoll bounds a sleep in AwaitEvents while this worker holds views
-// that did not fit in a peer's ring: the peer does not wake senders when it
-// makes room, so the sender looks again this often.
+// that did not fit in a peer's ring, or was refused for backpressure: a peer
+// does not wake senders when it makes room or releases, so the sender looks
+// again this often.
 const backlogPoll = 100 * time.Microsecond
 
 // BackpressureError is the error a push returns when the sender's budget
@@ -88,10 +89,18 @@ type outbound struct {
 // inbox holds the received messages of one channel, allocated or not yet.
 type inbox struct {
 	id        uint64
-	q         queue[slab.View]
+	q         queue[received]
 	allocated bool // a puller exists (or existed)
 	closed    bool // the puller was closed; forget the channel at the next Receive
 	staged    int  // bytes held while not allocated, counted in Allocator.staged
+}
+
+// received is one message waiting in an inbox: the frame's view and the
+// worker whose ring entry carried it, which names the sender in errors
+// (the header's source field is the sender's claim, not a fact).
+type received struct {
+	v    slab.View
+	from int
 }
 
 // frameRef locates one frame within a received view.
@@ -117,8 +126,11 @@ type Allocator struct {
 	out     []outbound
 	bcast   *slab.Writer
 	brefuse BackpressureError // the broadcast writer's reusable refusal
-	closed  bool
-	freed   bool
+	// pressured is set when a push is refused for backpressure and cleared
+	// by the next push that succeeds; while it is set, AwaitEvents polls.
+	pressured bool
+	closed    bool
+	freed     bool
 
 	drained   []ring.Entry[slab.View]
 	frames    []frameRef
@@ -202,14 +214,18 @@ func (a *Allocator) reserve(o *outbound, t, n int) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %d bytes, maximum %d", ErrTooLarge, n, a.cfg.maxPayload)
 	}
 	size := n + frameOverhead
-	if used := o.w.InFlight(); used > 0 && used+size > a.cfg.budget {
+	// The budget counts every byte written for t and not yet released by
+	// it: those published (in flight) and those still pending publication.
+	if used := o.w.InFlight() + o.w.Pending(); used > 0 && used+size > a.cfg.budget {
 		o.w.Reclaim()
-		if used = o.w.InFlight(); used > 0 && used+size > a.cfg.budget {
+		if used = o.w.InFlight() + o.w.Pending(); used > 0 && used+size > a.cfg.budget {
 			o.refused = BackpressureError{Worker: a.index, Target: t, InFlight: used,
 				Budget: a.cfg.budget}
+			a.pressured = true
 			return nil, &o.refused
 		}
 	}
+	a.pressured = false
 	if o.w.Available() < size && o.w.Pending() > 0 {
 		a.publish(t) // the buffer is full: publish it, whatever the mode
 	}
@@ -411,7 +427,7 @@ func (a *Allocator) split(peer int, v slab.View) error {
 	for _, f := range frames {
 		pr.messages++
 		pr.bytes += uint64(f.n - frameOverhead)
-		if rerr := a.route(f.channel, v.Slice(f.off, f.n)); rerr != nil && err == nil {
+		if rerr := a.route(f.channel, v.Slice(f.off, f.n), peer); rerr != nil && err == nil {
 			err = rerr
 		}
 	}
@@ -420,7 +436,7 @@ func (a *Allocator) split(peer int, v slab.View) error {
 
 // route records an event for channel id and hands the frame to its inbox,
 // creating one for a channel not yet allocated, or drops it.
-func (a *Allocator) route(id uint64, f slab.View) error {
+func (a *Allocator) route(id uint64, f slab.View, from int) error {
 	a.events = append(a.events, id)
 	in := a.inboxes[id]
 	if in == nil {
@@ -452,7 +468,7 @@ func (a *Allocator) route(id uint64, f slab.View) error {
 		in.staged += f.Len()
 		a.staged += f.Len()
 	}
-	in.q.push(f)
+	in.q.push(received{v: f, from: from})
 	a.queued++
 	return nil
 }
@@ -461,8 +477,8 @@ func (a *Allocator) route(id uint64, f slab.View) error {
 // still held.
 func (a *Allocator) dropInbox(in *inbox) {
 	for in.q.len() > 0 {
-		v, _ := in.q.pop()
-		_ = v.Release()
+		m, _ := in.q.pop()
+		_ = m.v.Release()
 		a.queued--
 		a.drops.ClosedChannel++
 	}
@@ -508,9 +524,14 @@ func (a *Allocator) AwaitEvents(timeout time.Duration) error {
 	}
 	if a.backlogged() {
 		_ = a.Release()
-		if a.backlogged() && (timeout < 0 || timeout > backlogPoll) {
-			timeout = backlogPoll
-		}
+	}
+	// Nothing wakes a sender when a peer makes room in its ring or releases
+	// its bytes, so a sender waiting for either looks again this often.
+	// TODO(wake-on-release): wake the sender from the release that empties
+	// a buffer of its (a hook in slab's drop, once per buffer) instead of
+	// polling.
+	if (a.backlogged() || a.pressured) && (timeout < 0 || timeout > backlogPoll) {
+		timeout = backlogPoll
 	}
 	a.buzzer.Prepare()
 	if a.ring.Ready() || a.g.closed.Load() != a.seenClose || a.g.poisoned() != nil {
@@ -586,8 +607,8 @@ func (a *Allocator) drainUntilAllClosed() {
 		}
 		for _, in := range a.inboxes {
 			for in.q.len() > 0 {
-				v, _ := in.q.pop()
-				_ = v.Release()
+				m, _ := in.q.pop()
+				_ = m.v.Release()
 				a.queued--
 				a.drops.Abandoned++
 			}
@@ -676,7 +697,7 @@ type PeerStats struct {
 	// Backlog is the number of views waiting for room in the peer's ring.
 	Backlog int
 	// InFlight is the bytes written for the peer that it has not released,
-	// as the budget counts them.
+	// as the budget counts them: published or still pending publication.
 	InFlight int
 }
 
@@ -736,7 +757,7 @@ func (a *Allocator) Stats() Stats {
 			BytesReceived:    a.received[t].bytes,
 			MessagesReceived: a.received[t].messages,
 			Backlog:          o.backlog.len(),
-			InFlight:         o.w.InFlight(),
+			InFlight:         o.w.InFlight() + o.w.Pending(),
 		}
 		add(o.w)
 	}

@@ -1,6 +1,7 @@
 package process
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/cespare/xxhash/v2"
@@ -116,6 +117,7 @@ func (c *Channel[T]) Broadcast(v T) error {
 		if used = a.bcast.InFlight(); used > 0 && used+size > a.cfg.budget {
 			a.brefuse = BackpressureError{Worker: a.index, Target: -1, InFlight: used,
 				Budget: a.cfg.budget}
+			a.pressured = true
 			return &a.brefuse
 		}
 	}
@@ -215,7 +217,12 @@ func (m *Message[T]) Header() (h header.Header) {
 }
 
 // Payload returns the message's raw payload bytes, valid until Release.
-func (m *Message[T]) Payload() []byte { return m.view.Bytes()[frameOverhead:] }
+func (m *Message[T]) Payload() []byte {
+	if b := m.view.Bytes(); len(b) >= frameOverhead {
+		return b[frameOverhead:]
+	}
+	return nil // a zero or released message
+}
 
 // Release gives the message's memory back to its sender. It may be called
 // from any goroutine. Release clears m, so calling it again on the same
@@ -254,7 +261,8 @@ func (p *Puller[T]) Pull() (Message[T], bool, error) {
 	if p.in.closed {
 		return Message[T]{}, false, fmt.Errorf("%w: puller of channel %d", ErrClosed, p.in.id)
 	}
-	v, ok := p.in.q.pop()
+	r, ok := p.in.q.pop()
+	v := r.v
 	if !ok {
 		if p.delivered {
 			p.delivered = false
@@ -269,8 +277,11 @@ func (p *Puller[T]) Pull() (Message[T], bool, error) {
 	if err != nil {
 		h, _ := header.Decode(b) // checked when received
 		_ = v.Release()
-		return Message[T]{}, false, fmt.Errorf("channel %d, message %d from worker %d: %w",
-			h.Channel, h.Seqno, h.Source, err)
+		if !errors.Is(err, ErrDecode) {
+			err = fmt.Errorf("%w: %w", ErrDecode, err)
+		}
+		return Message[T]{}, false, fmt.Errorf("process: channel %d, message %d from worker %d: %w",
+			h.Channel, h.Seqno, r.from, err)
 	}
 	return Message[T]{Value: val, view: v, ep: p.a.epochs.pulled()}, true, nil
 }

@@ -8,18 +8,34 @@
 //
 // # The worker loop
 //
-//	for !a.Finished() {
-//		ch.Push(peer, v)        // write into this worker's slab for peer
-//		a.Release()             // publish what was pushed (batched mode)
-//		a.Receive()             // take what peers published, by channel
+// Every worker runs a loop of this shape; Example shows it whole.
+//
+//	for more() {                    // while there is work to send
+//		err := ch.Push(peer, v)     // write into this worker's slab for peer
+//		if errors.Is(err, ErrBackpressure) {
+//			// peer holds too much of ours: take in and release what we
+//			// hold of the others', wait a little, push again
+//		}
+//		a.Release()                 // publish what was pushed (batched mode)
+//		receive()                   // as below
+//	}
+//	a.Close(ctx)                    // done sending: publish everything
+//	for !a.Finished() {             // until every worker closed and all is read
+//		a.Receive()                 // take what peers published, by channel
 //		for {
 //			m, ok, err := ch.Puller.Pull()
 //			if !ok { break }
 //			use(m.Value)
-//			m.Release()         // give the sender its memory back
+//			m.Release()             // give the sender its memory back
 //		}
-//		a.AwaitEvents(timeout)  // park while there is nothing to do
+//		a.DrainEvents(nil)          // clear the events, or AwaitEvents will not park
+//		a.AwaitEvents(timeout)      // park while there is nothing to do
 //	}
+//
+// Finished becomes true only once every worker has closed and this one has
+// pulled everything from every channel it allocated (or closed their
+// pullers). AwaitEvents returns at once while the events list holds
+// anything; drain it every time round.
 //
 // A push encodes the value once, behind timely's 48-byte header, into a
 // buffer of the sender's (mmap'd memory by default). Publishing hands a view

@@ -44,6 +44,9 @@ const (
 	DefaultStagedLimit = 64 << 20
 	// DefaultMaxPayload bounds one message's payload: 64 MiB.
 	DefaultMaxPayload = 64 << 20
+	// MaxPayloadLimit is the largest maximum payload WithMaxPayload accepts:
+	// 1 GiB, far above any message worth moving in one piece.
+	MaxPayloadLimit = 1 << 30
 )
 
 // config is the set of options, shared by every worker of a group.
@@ -96,7 +99,8 @@ func WithRingSize(n int) Option {
 }
 
 // WithBudget bounds the bytes a sender has written to one receiver that the
-// receiver has not yet released. Past it, Push returns ErrBackpressure. A
+// receiver has not yet released (DefaultBudget, 32 MiB, unless set). Past it,
+// Push returns ErrBackpressure. A
 // single message larger than the budget is still accepted when nothing else
 // is outstanding, so that no message size is refused for good.
 func WithBudget(bytes int) Option {
@@ -126,8 +130,9 @@ func WithStagedLimit(bytes int) Option {
 // a bad frame to its receiver, and a push of more is refused.
 func WithMaxPayload(bytes int) Option {
 	return func(c *config) error {
-		if bytes < 0 {
-			return fmt.Errorf("process: max payload %d: want a non-negative size", bytes)
+		if bytes < 0 || bytes > MaxPayloadLimit {
+			return fmt.Errorf("process: max payload %d: want a size in [0, %d]", bytes,
+				MaxPayloadLimit)
 		}
 		c.maxPayload = bytes
 		return nil
@@ -148,6 +153,9 @@ func WithSlab(s slab.Config) Option {
 // worker count.
 func WithBuzzer(b buzzer.Config) Option {
 	return func(c *config) error {
+		if b.Mode != buzzer.Auto && b.Mode != buzzer.Goroutine && b.Mode != buzzer.Futex {
+			return fmt.Errorf("process: unknown buzzer mode %v", b.Mode)
+		}
 		c.buzzer = b
 		return nil
 	}

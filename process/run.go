@@ -11,13 +11,13 @@ import (
 // Run starts peers workers, builds each one's allocator on the worker's own
 // goroutine, runs fn on each, and waits for all of them.
 //
-// A worker whose fn returns nil closes its sending side (publishing what it
-// pushed), then goes on taking in what peers still send it, releasing it
-// unread (counted in Stats as abandoned), until every worker has closed, so
-// that no peer waits on its ring. A worker whose fn returns an error or panics poisons the group, so
+// A worker whose fn returns nil closes its sending side (publishing what
+// it pushed), then goes on taking in what peers still send it, releasing
+// it unread (counted in Stats as abandoned), until every worker has
+// closed, so that no peer waits on its ring. A worker whose fn returns an error or panics poisons the group, so
 // that every other worker's next call fails with ErrPoisoned and parked
 // workers wake; Run then returns the error that poisoned the group (a
-// *PanicError for a panic). When ctx ends, the group is poisoned with ctx's
+// *PanicError for a panic). So does one that exits through runtime.Goexit. When ctx ends, the group is poisoned with ctx's
 // cause. Once every worker has returned, Run shuts each allocator down,
 // releasing all of its memory.
 func Run(ctx context.Context, peers int, fn func(a *Allocator) error, opts ...Option) error {
@@ -65,13 +65,22 @@ func runWorker(ctx context.Context, b *Builder, fn func(*Allocator) error,
 		return err
 	}
 	*slot = a
+	returned := false
 	defer func() {
 		if v := recover(); v != nil {
 			err = &PanicError{Worker: b.index, Value: v, Stack: debug.Stack()}
 			a.Poison(err)
+		} else if !returned {
+			// runtime.Goexit (t.FailNow in a test, say) unwinds without a
+			// panic; the worker will neither close nor drain, so its peers
+			// must not wait for it.
+			err = fmt.Errorf("worker %d exited without returning (runtime.Goexit)", b.index)
+			a.Poison(err)
 		}
 	}()
-	if err := fn(a); err != nil {
+	ferr := fn(a)
+	returned = true
+	if err := ferr; err != nil {
 		err = fmt.Errorf("worker %d: %w", b.index, err)
 		a.Poison(err)
 		return err

@@ -9,9 +9,9 @@
 // reserves room at the end of its current buffer, the caller writes there and
 // commits, and Extract hands out a View of everything committed since the last
 // Extract. When a reservation does not fit, the writer moves the committed but
-// unextracted bytes to a fresh buffer (of at least twice the bytes needed,
-// rounded up to a power of two, when the standard size is too small) and
-// retires the old one.
+// unextracted bytes to a fresh buffer (of the standard size, or of the
+// next power of two at or above the bytes needed when that is too small)
+// and retires the old one.
 //
 // A buffer's reference word counts its live views, plus a hold bit that the
 // writer keeps while the buffer is its own (current, retired or idle). Views
@@ -32,10 +32,11 @@
 //   - Each View value holds one reference. Release it exactly once; Retain
 //     and Split make new views that must be released too.
 //   - No Go pointer is ever stored in buffer memory.
-//   - Releasing more views than a buffer has is reported (ErrOverRelease) in
-//     every build, never wrapped. The checked build (build tag zcommcheck,
-//     which -race turns on too) also catches the second release of one view
-//     and reads through a released view, naming where the view was made, and
-//     fills released buffers with a poison pattern. It uses heap buffers,
-//     because the race detector does not watch mapped memory.
+//   - Releasing more views than a buffer has is reported in every build,
+//     with an error wrapping ErrOverRelease, and the count never goes below
+//     zero. The checked build (build tag zcommcheck, which -race turns on
+//     too) also catches the second release of one view and reads through a
+//     released view, naming where the view was made, and fills released
+//     buffers with a poison pattern. It uses heap buffers, because the race
+//     detector does not watch mapped memory.
 package slab

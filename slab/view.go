@@ -42,7 +42,8 @@ type buffer struct {
 	// count at zero, which happens before the writer's next write into data.
 	refs atomic.Int64
 
-	data []byte // the whole slice the refill returned; never resliced
+	data []byte // the whole slice the refill returned; nil once freed
+	size int    // len(data) when allocated; never changes, so Stats may read it
 	w    *Writer
 }
 

@@ -75,9 +75,10 @@ type writerStats struct {
 type Writer struct {
 	cfg Config
 
-	cur   *buffer // buffer being written; nil before the first Reserve
-	sent  int     // cur.data[:sent] has been extracted
-	valid int     // cur.data[sent:valid] is committed, not yet extracted
+	cur      *buffer // buffer being written; nil before the first Reserve
+	sent     int     // cur.data[:sent] has been extracted
+	valid    int     // cur.data[sent:valid] is committed, not yet extracted
+	reserved int     // cur.data[valid:reserved] is the last reservation
 
 	retired      []*buffer // no longer written, views may remain
 	retiredBytes int       // total size of the retired buffers
@@ -132,7 +133,8 @@ func (w *Writer) Available() int {
 // lacks room, the committed but unextracted bytes move to a new buffer first.
 func (w *Writer) Reserve(n int) ([]byte, error) {
 	if w.cur != nil && n >= 0 && n <= len(w.cur.data)-w.valid && n <= w.cfg.MaxReserve {
-		return w.cur.data[w.valid : w.valid+n : w.valid+n], nil
+		w.reserved = w.valid + n
+		return w.cur.data[w.valid:w.reserved:w.reserved], nil
 	}
 	return w.reserveSlow(n)
 }
@@ -153,8 +155,8 @@ func (w *Writer) reserveSlow(n int) ([]byte, error) {
 		// back to the refill.
 		copy(w.cur.data, w.cur.data[w.sent:w.valid])
 		poison(w.cur.data[pending:])
-		w.sent, w.valid = 0, pending
-		return w.cur.data[w.valid : w.valid+n : w.valid+n], nil
+		w.sent, w.valid, w.reserved = 0, pending, pending+n
+		return w.cur.data[w.valid:w.reserved:w.reserved], nil
 	}
 	size := w.cfg.BufferSize
 	if need := pending + n; need > size {
@@ -168,15 +170,16 @@ func (w *Writer) reserveSlow(n int) ([]byte, error) {
 		copy(nb.data, w.cur.data[w.sent:w.valid])
 		w.retire(w.cur)
 	}
-	w.cur, w.sent, w.valid = nb, 0, pending
-	return w.cur.data[w.valid : w.valid+n : w.valid+n], nil
+	w.cur, w.sent, w.valid, w.reserved = nb, 0, pending, pending+n
+	return w.cur.data[w.valid:w.reserved:w.reserved], nil
 }
 
 // Commit marks n more bytes, written into the last reservation, as valid.
 // n must not exceed the bytes reserved.
 func (w *Writer) Commit(n int) {
-	if n < 0 || w.cur == nil || n > len(w.cur.data)-w.valid {
-		panic(fmt.Sprintf("slab: commit of %d bytes beyond the reservation", n))
+	if n < 0 || w.cur == nil || n > w.reserved-w.valid {
+		panic(fmt.Sprintf("slab: commit of %d bytes beyond the reservation of %d",
+			n, w.reserved-w.valid))
 	}
 	w.valid += n
 }
@@ -268,7 +271,7 @@ func (w *Writer) get(size int) (*buffer, error) {
 		_ = w.cfg.Refill.Free(data)
 		return nil, fmt.Errorf("slab: refill returned %d bytes for %d", len(data), size)
 	}
-	b := &buffer{data: data, w: w}
+	b := &buffer{data: data, size: size, w: w}
 	b.refs.Store(holdBit)
 	w.stats.allocated.Add(1)
 	w.stats.buffers.Add(1)
@@ -305,7 +308,7 @@ func (w *Writer) Stats() Stats {
 	count := func(b *buffer) {
 		if v := b.refs.Load() & countMask; v > 0 {
 			s.OutstandingViews += v
-			s.BytesInFlight += int64(len(b.data))
+			s.BytesInFlight += int64(b.size)
 		}
 	}
 	if w.cur != nil {
@@ -341,5 +344,5 @@ func (w *Writer) Close() {
 		}
 	}
 	w.cur, w.retired, w.idle = nil, nil, nil
-	w.retiredBytes, w.sent, w.valid = 0, 0, 0
+	w.retiredBytes, w.sent, w.valid, w.reserved = 0, 0, 0, 0
 }
