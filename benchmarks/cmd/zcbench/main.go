@@ -81,9 +81,10 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "zcbench:", err)
+		if errors.Is(err, flag.ErrHelp) {
+			return // asked for help, and got it
 		}
+		fmt.Fprintln(os.Stderr, "zcbench:", err)
 		os.Exit(1)
 	}
 }
@@ -307,9 +308,9 @@ func printReport(w io.Writer, o options, files []string, size int64, want wordco
 		r    wordcount.Result
 	}{{"zcomm", zm}, {"channels", cm}} {
 		sec := row.r.Elapsed.Seconds()
-		fmt.Fprintf(tw, "%s\t%v\t%.3g\t%.3g\t%.1f\t\n", row.name,
-			row.r.Elapsed.Round(time.Millisecond), float64(row.r.Words)/sec,
-			float64(row.r.Messages)/sec, float64(row.r.Bytes)/(1<<20)/sec)
+		fmt.Fprintf(tw, "%s\t%v\t%s\t%s\t%.1f\t\n", row.name,
+			row.r.Elapsed.Round(time.Millisecond), si(float64(row.r.Words)/sec),
+			si(float64(row.r.Messages)/sec), float64(row.r.Bytes)/(1<<20)/sec)
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\nzcomm speed / channel speed: %.2fx (ratio of the medians)\n",
@@ -321,5 +322,26 @@ func printReport(w io.Writer, o options, files []string, size int64, want wordco
 				chs[i].Elapsed.Round(time.Millisecond))
 		}
 		fmt.Fprintln(w)
+		if lo, hi := spread(zc); hi > 1.25*lo {
+			fmt.Fprintf(w, "note: zcomm's runs differ by %.0f%%, so the machine is noisy; "+
+				"rerun with more -runs before reading the ratio closely\n", 100*(hi/lo-1))
+		} else if lo, hi := spread(chs); hi > 1.25*lo {
+			fmt.Fprintf(w, "note: the channel runs differ by %.0f%%, so the machine is noisy; "+
+				"rerun with more -runs before reading the ratio closely\n", 100*(hi/lo-1))
+		}
 	}
+}
+
+// spread returns the shortest and longest elapsed time of rs, in seconds.
+func spread(rs []wordcount.Result) (lo, hi float64) {
+	for i, r := range rs {
+		s := r.Elapsed.Seconds()
+		if i == 0 || s < lo {
+			lo = s
+		}
+		if s > hi {
+			hi = s
+		}
+	}
+	return lo, hi
 }
