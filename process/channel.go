@@ -185,6 +185,7 @@ func (p *Pusher[T]) Target() int { return p.t }
 // for a payload above the maximum, ErrClosed after Close, and ErrPoisoned
 // once the group is poisoned; a failed push sent nothing.
 func (p *Pusher[T]) Push(v T) error {
+	slowdown()
 	n := p.codec.Size(v)
 	buf, err := p.a.reserve(p.o, p.t, n)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zcomm-go/zcomm/benchmarks/scenario"
 	"github.com/zcomm-go/zcomm/buzzer"
 )
 
@@ -25,7 +26,7 @@ func TestIdleCPU(t *testing.T) {
 	if *idleFor <= 0 {
 		t.Skip("set -zcomm.idle, e.g. -zcomm.idle=10s, to measure")
 	}
-	if _, err := cpuTime(); err != nil {
+	if _, err := scenario.CPUTime(); err != nil {
 		t.Skip(err)
 	}
 	for _, k := range []struct {
@@ -65,10 +66,10 @@ func TestIdleCPU(t *testing.T) {
 				}
 			}
 
-			before, _ := cpuTime()
+			before, _ := scenario.CPUTime()
 			t0 := time.Now()
 			time.Sleep(*idleFor)
-			used, _ := cpuTime()
+			used, _ := scenario.CPUTime()
 			wall := time.Since(t0)
 			used -= before
 
