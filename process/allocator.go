@@ -216,13 +216,11 @@ func (a *Allocator) reserve(o *outbound, t, n int) ([]byte, error) {
 	size := n + frameOverhead
 	// The budget counts every byte written for t and not yet released by
 	// it: those published (in flight) and those still pending publication.
-	if used := o.w.InFlight() + o.w.Pending(); used > 0 && used+size > a.cfg.budget {
-		o.w.Reclaim()
-		if used = o.w.InFlight() + o.w.Pending(); used > 0 && used+size > a.cfg.budget {
-			o.refused = BackpressureError{Worker: a.index, Target: t, InFlight: used,
-				Budget: a.cfg.budget}
-			a.pressured = true
-			return nil, &o.refused
+	// The exact count loads a word the receiver keeps writing, so it is
+	// taken only when the cheap upper bound says the budget may be spent.
+	if o.w.Outstanding()+size > a.cfg.budget {
+		if err := a.checkBudget(o, t, size); err != nil {
+			return nil, err
 		}
 	}
 	a.pressured = false
@@ -234,6 +232,22 @@ func (a *Allocator) reserve(o *outbound, t, n int) ([]byte, error) {
 		return nil, fmt.Errorf("process: %w", err)
 	}
 	return buf, nil
+}
+
+// checkBudget refuses a frame of size bytes for target t if the bytes
+// written for t and not yet released, counted exactly, leave no room for it.
+func (a *Allocator) checkBudget(o *outbound, t, size int) error {
+	used := o.w.InFlight() + o.w.Pending()
+	if used > 0 && used+size > a.cfg.budget {
+		o.w.Reclaim()
+		if used = o.w.InFlight() + o.w.Pending(); used > 0 && used+size > a.cfg.budget {
+			o.refused = BackpressureError{Worker: a.index, Target: t, InFlight: used,
+				Budget: a.cfg.budget}
+			a.pressured = true
+			return &o.refused
+		}
+	}
+	return nil
 }
 
 // commit finishes a frame written into the last reservation for target t.

@@ -206,6 +206,13 @@ func (w *Writer) retire(b *buffer) {
 	w.retiredBytes += len(b.data)
 }
 
+// Outstanding returns an upper bound on InFlight()+Pending() that reads no
+// shared memory: it counts every extracted byte of the current buffer as
+// still in flight. A caller comparing against a limit can use it first and
+// call InFlight only when the bound is too high, sparing a load of a word
+// that readers on other cores keep writing.
+func (w *Writer) Outstanding() int { return w.retiredBytes + w.valid }
+
 // InFlight returns the bytes this writer has handed out in views that may
 // still be live: the size of every retired buffer not yet reclaimed, and the
 // extracted part of the current buffer while a view points into it. It is
