@@ -1,7 +1,7 @@
-// This file and its twin for other systems are the buzzer's only uses of
-// package unsafe: a futex call must convert the address of the state word to
-// a uintptr inside the system call expression itself, so that the compiler
-// keeps the word alive and in place for the duration of the call.
+// This file is the buzzer's only use of package unsafe: a futex call must
+// convert the address of the state word to a uintptr inside the system call
+// expression itself, so that the compiler keeps the word alive and in place
+// for the duration of the call.
 
 package buzzer
 

@@ -280,9 +280,9 @@ func TestReviewInvalidBuzzerMode(t *testing.T) {
 
 // TestReviewOrderTinyRing (held up): three workers in Run send all-to-all
 // through two-slot rings under a small budget, mixing unicast pushes and
-// broadcasts, in both publish modes and both parking paths, retrying on backpressure; every receiver
-// sees each sender's unicast sequence and broadcast sequence complete and in
-// order, and the group finishes.
+// broadcasts, in both publish modes and both parking paths, retrying on
+// backpressure; every receiver sees each sender's unicast sequence and
+// broadcast sequence complete and in order, and the group finishes.
 func TestReviewOrderTinyRing(t *testing.T) {
 	watchdog(t)
 	const peers = 3

@@ -14,12 +14,14 @@ import (
 // A worker whose fn returns nil closes its sending side (publishing what
 // it pushed), then goes on taking in what peers still send it, releasing
 // it unread (counted in Stats as abandoned), until every worker has
-// closed, so that no peer waits on its ring. A worker whose fn returns an error or panics poisons the group, so
-// that every other worker's next call fails with ErrPoisoned and parked
-// workers wake; Run then returns the error that poisoned the group (a
-// *PanicError for a panic). So does one that exits through runtime.Goexit. When ctx ends, the group is poisoned with ctx's
-// cause. Once every worker has returned, Run shuts each allocator down,
-// releasing all of its memory.
+// closed, so that no peer waits on its ring.
+//
+// A worker whose fn returns an error, panics, or exits through
+// runtime.Goexit poisons the group, so that every other worker's next call
+// fails with ErrPoisoned and parked workers wake; Run then returns the error
+// that poisoned the group (a *PanicError for a panic). When ctx ends, the
+// group is poisoned with ctx's cause. Once every worker has returned, Run
+// shuts each allocator down, releasing all of its memory.
 func Run(ctx context.Context, peers int, fn func(a *Allocator) error, opts ...Option) error {
 	builders, err := NewBuilders(peers, opts...)
 	if err != nil {

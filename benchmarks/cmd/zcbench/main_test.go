@@ -87,7 +87,9 @@ func TestRunEmptyTree(t *testing.T) {
 }
 
 func TestCompare(t *testing.T) {
-	fixture := func(name string) string { return filepath.Join("..", "..", "report", "testdata", name) }
+	fixture := func(name string) string {
+		return filepath.Join("..", "..", "report", "testdata", name)
+	}
 	var out, errs bytes.Buffer
 	if err := run(context.Background(), []string{"compare", fixture("base.json"),
 		fixture("slow.json")}, &out, &errs); err != nil {
