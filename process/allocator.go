@@ -453,31 +453,27 @@ func (a *Allocator) split(peer int, v slab.View) error {
 func (a *Allocator) route(id uint64, f slab.View, from int) error {
 	a.events = append(a.events, id)
 	in := a.inboxes[id]
-	if in == nil {
-		if a.hasBound && id <= a.bound {
-			// The channel was allocated and has since been forgotten.
-			a.drops.ClosedChannel++
-			return f.Release()
-		}
-		if a.staged+f.Len() > a.cfg.stagedLimit {
-			a.drops.StagedLimit++
-			_ = f.Release()
-			return fmt.Errorf("%w: %d bytes staged, limit %d, dropping a message of channel %d",
-				ErrStagedLimit, a.staged, a.cfg.stagedLimit, id)
-		}
-		in = &inbox{id: id}
-		a.inboxes[id] = in
-	}
-	if in.closed {
+	if in == nil && a.hasBound && id <= a.bound {
+		// The channel was allocated and has since been forgotten.
 		a.drops.ClosedChannel++
 		return f.Release()
 	}
-	if !in.allocated {
+	if in != nil && in.closed {
+		a.drops.ClosedChannel++
+		return f.Release()
+	}
+	if in == nil || !in.allocated {
+		// Checked before an inbox is made, so that messages refused for a
+		// stream of new ids leave nothing behind.
 		if a.staged+f.Len() > a.cfg.stagedLimit {
 			a.drops.StagedLimit++
 			_ = f.Release()
 			return fmt.Errorf("%w: %d bytes staged, limit %d, dropping a message of channel %d",
 				ErrStagedLimit, a.staged, a.cfg.stagedLimit, id)
+		}
+		if in == nil {
+			in = &inbox{id: id}
+			a.inboxes[id] = in
 		}
 		in.staged += f.Len()
 		a.staged += f.Len()

@@ -620,3 +620,31 @@ func TestDecodeError(t *testing.T) {
 		t.Errorf("sender has %d outstanding views, want 0", v)
 	}
 }
+
+// TestStagedLimitLeavesNothing sends past the staged limit on many channels
+// the receiver never allocates: the refused messages must leave no inbox
+// behind, or a stream of new ids would grow the receiver without bound.
+func TestStagedLimitLeavesNothing(t *testing.T) {
+	as := newGroup(t, 2, process.WithStagedLimit(100))
+	for id := uint64(1); id <= 50; id++ {
+		ch, err := process.Allocate(as[0], id, process.Bytes{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ch.Push(1, make([]byte, 60)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := as[1].Receive()
+	if !errors.Is(err, process.ErrStagedLimit) {
+		t.Fatalf("Receive: %v, want ErrStagedLimit", err)
+	}
+	// Each frame is 60+48 bytes, over the limit of 100: every one is refused.
+	if n := process.Inboxes(as[1]); n != 0 {
+		t.Fatalf("%d inboxes after refusing every message of 50 new channels, want 0", n)
+	}
+	if s := as[1].Stats(); s.Drops.StagedLimit != 50 || s.Staged != 0 {
+		t.Fatalf("dropped %d for the staged limit with %d bytes staged, want 50 and 0",
+			s.Drops.StagedLimit, s.Staged)
+	}
+}

@@ -15,3 +15,6 @@ func RingOf(a *Allocator, i int) *ring.Ring[slab.View] { return a.g.rings[i] }
 // reads an atomic counter, so any goroutine may call it: a test waits for it
 // to grow to know that the worker is asleep (or about to be).
 func Sleeps(a *Allocator) uint64 { return a.buzzer.Stats().Sleeps }
+
+// Inboxes returns how many channels a keeps inboxes for.
+func Inboxes(a *Allocator) int { return len(a.inboxes) }

@@ -251,3 +251,27 @@ func (in *injector) push(target *process.Allocator, producer int, b []byte) {
 
 // outstanding returns the number of live views of the injector's buffers.
 func (in *injector) outstanding() int64 { return in.w.Stats().OutstandingViews }
+
+// takeAll receives, pulls and releases everything waiting for p, drains the
+// events list, and returns how many messages it took. It reports failures
+// as errors, so worker goroutines can call it.
+func takeAll[T any](a *process.Allocator, p *process.Puller[T]) (int, error) {
+	if err := a.Receive(); err != nil {
+		return 0, err
+	}
+	n := 0
+	for {
+		m, ok, err := p.Pull()
+		if err != nil {
+			return n, err
+		}
+		if !ok {
+			a.DrainEvents(nil)
+			return n, nil
+		}
+		n++
+		if err := m.Release(); err != nil {
+			return n, err
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/zcomm-go/zcomm/benchmarks/original"
 	"github.com/zcomm-go/zcomm/header"
@@ -176,14 +177,22 @@ func zcommWorker(a *process.Allocator, size, n int, tal *Tally, abort *atomic.Bo
 	if err := a.Close(context.Background()); err != nil {
 		return err
 	}
-	for !a.Finished() {
-		if err := r.drain(); err != nil {
+	return receiveUntilFinished(a.Finished, r.drain, a.AwaitEvents, abort)
+}
+
+// receiveUntilFinished is the end of a worker that has closed its sending
+// side, for either allocator: it drains and parks until finished says every
+// worker closed and nothing is left, or a peer failed.
+func receiveUntilFinished(finished func() bool, drain func() error,
+	await func(time.Duration) error, abort *atomic.Bool) error {
+	for !finished() {
+		if err := drain(); err != nil {
 			return err
 		}
 		if abort.Load() {
 			return errAborted
 		}
-		if err := a.AwaitEvents(awaitTimeout); err != nil {
+		if err := await(awaitTimeout); err != nil {
 			return err
 		}
 	}
@@ -275,18 +284,7 @@ func originalWorker(a *original.Allocator, size, n int, tal *Tally, abort *atomi
 	if err := a.Close(); err != nil {
 		return err
 	}
-	for !a.Finished() {
-		if err := r.drain(); err != nil {
-			return err
-		}
-		if abort.Load() {
-			return errAborted
-		}
-		if err := a.AwaitEvents(awaitTimeout); err != nil {
-			return err
-		}
-	}
-	return nil
+	return receiveUntilFinished(a.Finished, r.drain, a.AwaitEvents, abort)
 }
 
 // ---- Go channels, one message per send -------------------------------------
