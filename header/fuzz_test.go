@@ -60,14 +60,21 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		h, err := header.Decode(data)
+		length, ok := header.PeekLength(data)
 		if len(data) < header.Size {
 			if !errors.Is(err, header.ErrTruncated) {
 				t.Fatalf("Decode(%d bytes): error %v, want ErrTruncated", len(data), err)
+			}
+			if ok || length != 0 {
+				t.Fatalf("PeekLength(%d bytes) = %d, %t; want 0, false", len(data), length, ok)
 			}
 			return
 		}
 		if err != nil {
 			t.Fatalf("Decode(%x): %v", data, err)
+		}
+		if !ok || length != h.Length {
+			t.Fatalf("PeekLength(%x) = %d, %t; Decode read length %d", data, length, ok, h.Length)
 		}
 		var out [header.Size]byte
 		h.Put(out[:])

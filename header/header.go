@@ -86,6 +86,16 @@ func (h *Header) Read(src []byte) error {
 	return nil
 }
 
+// PeekLength returns the Length field of the header at the front of src
+// without decoding the rest, and false if src holds fewer than Size bytes. It
+// is for readers walking frames they have already checked.
+func PeekLength(src []byte) (uint64, bool) {
+	if len(src) < Size {
+		return 0, false
+	}
+	return binary.BigEndian.Uint64(src[32:40]), true
+}
+
 // FrameSize returns Size+h.Length, the bytes the whole frame occupies, and
 // false if that sum does not fit in an int.
 func (h *Header) FrameSize() (int, bool) {

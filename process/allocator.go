@@ -90,17 +90,56 @@ type outbound struct {
 type inbox struct {
 	id        uint64
 	q         queue[received]
+	n         int  // messages in q, over all its runs
 	allocated bool // a puller exists (or existed)
 	closed    bool // the puller was closed; forget the channel at the next Receive
 	staged    int  // bytes held while not allocated, counted in Allocator.staged
 }
 
-// received is one message waiting in an inbox: the frame's view and the
-// worker whose ring entry carried it, which names the sender in errors
-// (the header's source field is the sender's claim, not a fact).
+// received is a run of messages waiting in an inbox: n consecutive frames of
+// one channel from one received view, and the worker whose ring entry carried
+// them, which names the sender in errors (the header's source field is the
+// sender's claim, not a fact). The view holds no reference of its own: the
+// buffer holds one for each of the n frames, which Pull hands out one message
+// at a time. Queueing runs rather than messages makes routing a batch of
+// messages one queue operation.
 type received struct {
 	v    slab.View
+	n    int
 	from int
+}
+
+// frameSize returns the size of the frame at the front of b, which split
+// has checked.
+func frameSize(b []byte) int {
+	n, _ := header.PeekLength(b)
+	return frameOverhead + int(n)
+}
+
+// next takes the first message of the run r, which must hold at least one.
+// It reports whether r is now empty.
+func (r *received) next() (slab.View, bool) {
+	if r.n == 1 {
+		v := r.v
+		*r = received{}
+		return v, true
+	}
+	size := frameSize(r.v.Bytes())
+	v := r.v.Slice(0, size)
+	r.v = r.v.Slice(size, r.v.Len()-size)
+	r.n--
+	return v, false
+}
+
+// release gives up the references of every message left in r, and returns
+// how many there were.
+func (r *received) release() int {
+	n := r.n
+	for r.n > 0 {
+		v, _ := r.next()
+		_ = v.Release()
+	}
+	return n
 }
 
 // frameRef locates one frame within a received view.
@@ -134,6 +173,7 @@ type Allocator struct {
 
 	drained   []ring.Entry[slab.View]
 	frames    []frameRef
+	ends      []int // where each ring entry joined into one view ends
 	inboxes   map[uint64]*inbox
 	forget    []*inbox // closed pullers, forgotten at the next Receive
 	bound     uint64   // highest channel id allocated, if hasBound
@@ -391,85 +431,130 @@ func (a *Allocator) Receive() error {
 	a.drained = a.ring.Drain(a.drained[:0])
 	first := a.deferred
 	a.deferred = nil
-	for i := range a.drained {
-		e := &a.drained[i]
-		if err := a.split(e.Producer, e.Value); err != nil && first == nil {
+	for i := 0; i < len(a.drained); {
+		// Consecutive entries of one producer that continue one another in
+		// one buffer are its consecutive publications: split them as one view,
+		// so that an eager sender's messages form runs as a batch does.
+		// Joining moves references and costs no atomic operation.
+		peer, v := a.drained[i].Producer, a.drained[i].Value
+		a.drained[i] = ring.Entry[slab.View]{}
+		a.ends = append(a.ends[:0], v.Len())
+		for i++; i < len(a.drained) && a.drained[i].Producer == peer; i++ {
+			joined, ok := v.Join(a.drained[i].Value)
+			if !ok {
+				break
+			}
+			v = joined
+			a.ends = append(a.ends, v.Len())
+			a.drained[i] = ring.Entry[slab.View]{}
+		}
+		if err := a.split(peer, v, a.ends); err != nil && first == nil {
 			first = err
 		}
-		*e = ring.Entry[slab.View]{}
 	}
 	return first
 }
 
-// split divides one received view into frames and routes each. The view's
-// reference passes to its first frame, and one more is acquired for each
-// further frame, so splitting costs one atomic operation per buffer, not per
-// message.
-func (a *Allocator) split(peer int, v slab.View) error {
+// split divides one received view into frames and routes them in runs. The
+// view is one or more ring entries joined, the i'th ending at ends[i], each
+// holding one reference. A frame never spans two entries, and a frame that
+// does not parse drops the rest of its entry only. Each frame needs a
+// reference: the entries' pass to the first frames and the rest are acquired
+// together, so splitting costs at most one atomic operation per view, not
+// one per message.
+func (a *Allocator) split(peer int, v slab.View, ends []int) error {
 	data := v.Bytes()
 	frames := a.frames[:0]
 	var err error
 	var h header.Header
-	off := 0
-	for off < len(data) {
-		if derr := h.Read(data[off:]); derr != nil {
-			err = fmt.Errorf("%w: from worker %d at offset %d of %d: %w",
-				ErrBadFrame, peer, off, len(data), derr)
-			break
+	start := 0
+	for _, end := range ends {
+		entry := data[start:end]
+		off := 0
+		for off < len(entry) {
+			derr := h.Read(entry[off:])
+			n := 0
+			if derr == nil {
+				n, derr = h.Check(len(entry)-off, uint64(a.cfg.maxPayload), uint64(a.index),
+					uint64(a.peers))
+			}
+			if derr != nil {
+				if err == nil {
+					err = fmt.Errorf("%w: from worker %d at offset %d of %d: %w",
+						ErrBadFrame, peer, off, len(entry), derr)
+				}
+				a.drops.BadFrames++
+				a.drops.BadFrameBytes += uint64(len(entry) - off)
+				break
+			}
+			frames = append(frames, frameRef{off: start + off, n: n, channel: h.Channel})
+			off += n
 		}
-		n, cerr := h.Check(len(data)-off, uint64(a.cfg.maxPayload), uint64(a.index),
-			uint64(a.peers))
-		if cerr != nil {
-			err = fmt.Errorf("%w: from worker %d at offset %d of %d: %w",
-				ErrBadFrame, peer, off, len(data), cerr)
-			break
-		}
-		frames = append(frames, frameRef{off: off, n: n, channel: h.Channel})
-		off += n
+		start = end
 	}
 	a.frames = frames
-	if err != nil {
-		a.drops.BadFrames++
-		a.drops.BadFrameBytes += uint64(len(data) - off)
+	refs := len(ends)
+	if extra := refs - len(frames); extra > 0 {
+		// Frames were dropped: give up the references they would have had.
+		for range extra {
+			_ = v.Slice(0, 0).Release()
+		}
+	} else {
+		v.Acquire(-extra)
 	}
 	if len(frames) == 0 {
-		_ = v.Release()
 		return err
 	}
-	v.Acquire(len(frames) - 1)
 	pr := &a.received[peer]
-	for _, f := range frames {
-		pr.messages++
-		pr.bytes += uint64(f.n - frameOverhead)
-		if rerr := a.route(f.channel, v.Slice(f.off, f.n), peer); rerr != nil && err == nil {
+	pr.messages += uint64(len(frames))
+	for i := 0; i < len(frames); {
+		// A run is the longest stretch of frames of one channel.
+		first, end := frames[i], frames[i].off+frames[i].n
+		j := i + 1
+		for ; j < len(frames) && frames[j].channel == first.channel && frames[j].off == end; j++ {
+			end = frames[j].off + frames[j].n
+		}
+		pr.bytes += uint64(end - first.off - (j-i)*frameOverhead)
+		r := received{v: v.Slice(first.off, end-first.off), n: j - i, from: peer}
+		if rerr := a.route(first.channel, r); rerr != nil && err == nil {
 			err = rerr
 		}
+		i = j
 	}
 	return err
 }
 
-// route records an event for channel id and hands the frame to its inbox,
-// creating one for a channel not yet allocated, or drops it.
-func (a *Allocator) route(id uint64, f slab.View, from int) error {
-	a.events = append(a.events, id)
+// route records an event for each message of run r, of channel id, and
+// hands the run to the channel's inbox, creating one for a channel not yet
+// allocated, or drops it.
+func (a *Allocator) route(id uint64, r received) error {
+	for range r.n {
+		a.events = append(a.events, id)
+	}
 	in := a.inboxes[id]
-	if in == nil && a.hasBound && id <= a.bound {
-		// The channel was allocated and has since been forgotten.
-		a.drops.ClosedChannel++
-		return f.Release()
+	if in != nil && in.allocated && !in.closed {
+		a.enqueueRun(in, r)
+		return nil
 	}
-	if in != nil && in.closed {
-		a.drops.ClosedChannel++
-		return f.Release()
+	if (in == nil && a.hasBound && id <= a.bound) || (in != nil && in.closed) {
+		// The channel was allocated and has since been closed or forgotten.
+		a.drops.ClosedChannel += uint64(r.release())
+		return nil
 	}
-	if in == nil || !in.allocated {
-		// Checked before an inbox is made, so that messages refused for a
-		// stream of new ids leave nothing behind.
+	// Not yet allocated: stage each message against the limit, checked
+	// before an inbox is made, so that messages refused for a stream of new
+	// ids leave nothing behind.
+	var err error
+	for r.n > 0 {
+		f, _ := r.next()
 		if a.staged+f.Len() > a.cfg.stagedLimit {
 			a.drops.StagedLimit++
 			_ = f.Release()
-			return fmt.Errorf("%w: %d bytes staged, limit %d, dropping a message of channel %d",
-				ErrStagedLimit, a.staged, a.cfg.stagedLimit, id)
+			if err == nil {
+				err = fmt.Errorf("%w: %d bytes staged, limit %d, dropping a message of channel %d",
+					ErrStagedLimit, a.staged, a.cfg.stagedLimit, id)
+			}
+			continue
 		}
 		if in == nil {
 			in = &inbox{id: id}
@@ -477,22 +562,36 @@ func (a *Allocator) route(id uint64, f slab.View, from int) error {
 		}
 		in.staged += f.Len()
 		a.staged += f.Len()
+		a.enqueueRun(in, received{v: f, n: 1, from: r.from})
 	}
-	in.q.push(received{v: f, from: from})
-	a.queued++
-	return nil
+	return err
+}
+
+// enqueueRun appends r to in's queue.
+func (a *Allocator) enqueueRun(in *inbox, r received) {
+	in.q.push(r)
+	in.n += r.n
+	a.queued += r.n
 }
 
 // dropInbox forgets a channel whose puller was closed, releasing what it
 // still held.
 func (a *Allocator) dropInbox(in *inbox) {
-	for in.q.len() > 0 {
-		m, _ := in.q.pop()
-		_ = m.v.Release()
-		a.queued--
-		a.drops.ClosedChannel++
-	}
+	a.drops.ClosedChannel += uint64(a.releaseQueued(in))
 	delete(a.inboxes, in.id)
+}
+
+// releaseQueued releases every message queued in in, and returns how many
+// there were.
+func (a *Allocator) releaseQueued(in *inbox) int {
+	n := 0
+	for in.q.len() > 0 {
+		r, _ := in.q.pop()
+		n += r.release()
+	}
+	in.n = 0
+	a.queued -= n
+	return n
 }
 
 // dropStagedBelow drops the messages staged for unallocated channels below
@@ -616,12 +715,7 @@ func (a *Allocator) drainUntilAllClosed() {
 			return
 		}
 		for _, in := range a.inboxes {
-			for in.q.len() > 0 {
-				m, _ := in.q.pop()
-				_ = m.v.Release()
-				a.queued--
-				a.drops.Abandoned++
-			}
+			a.drops.Abandoned += uint64(a.releaseQueued(in))
 			a.staged -= in.staged
 			in.staged = 0
 		}

@@ -172,6 +172,51 @@ func testBadFrame(t *testing.T, bc badCase, prefix int) {
 	}
 }
 
+// TestBadFrameInJoinedEntries pushes three consecutive views of one buffer
+// from one producer, which Receive splits as one, with a bad frame in the
+// first: the frame's length would fit in the joined bytes but runs past its
+// own entry. Only the rest of that entry is dropped, the error names the
+// offset within the entry, and the later entries are delivered whole.
+func TestBadFrameInJoinedEntries(t *testing.T) {
+	watchdog(t)
+	as := newGroup(t, badPeers, process.WithMaxPayload(badMaxPayload))
+	chs := allocate(t, as, 1, process.Uint64{})
+	a := as[badReader]
+	in := newInjector(t)
+
+	bad := goodFrame(99)
+	binary.BigEndian.PutUint64(bad[32:], 64) // 64 payload bytes, 8 present
+	first := append(goodFrame(0), bad...)
+	in.push(a, badProducer, first)
+	in.push(a, badProducer, append(goodFrame(1), goodFrame(2)...))
+	in.push(a, badProducer, append(goodFrame(3), goodFrame(4)...))
+
+	err := a.Receive()
+	if !errors.Is(err, process.ErrBadFrame) || !errors.Is(err, header.ErrLength) {
+		t.Fatalf("Receive: %v, want ErrBadFrame and ErrLength", err)
+	}
+	if off := len(goodFrame(0)); !mentions(err, uint64(off)) || !mentions(err, uint64(len(first))) {
+		t.Errorf("error %q does not name offset %d of %d", err, off, len(first))
+	}
+	ms := pullAll(t, chs[badReader].Puller)
+	if got := values(ms); !slices.Equal(got, []uint64{0, 1, 2, 3, 4}) {
+		t.Errorf("delivered %v, want [0 1 2 3 4]", got)
+	}
+	s := a.Stats()
+	if s.Drops.BadFrames != 1 || s.Drops.BadFrameBytes != uint64(len(bad)) {
+		t.Errorf("Drops.BadFrames %d, BadFrameBytes %d; want 1, %d",
+			s.Drops.BadFrames, s.Drops.BadFrameBytes, len(bad))
+	}
+	if v := in.outstanding(); v != int64(len(ms)) {
+		t.Errorf("%d views of the injected buffers live, want %d (the pulled messages)",
+			v, len(ms))
+	}
+	releaseAll(t, ms)
+	if v := in.outstanding(); v != 0 {
+		t.Errorf("%d views of the injected buffers live after release, want 0", v)
+	}
+}
+
 // timelyFrames returns the frames of the timely test vectors, one slice per
 // frame, or nothing if the file is absent.
 func timelyFrames() [][]byte {

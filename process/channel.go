@@ -262,15 +262,21 @@ func (p *Puller[T]) Pull() (Message[T], bool, error) {
 	if p.in.closed {
 		return Message[T]{}, false, fmt.Errorf("%w: puller of channel %d", ErrClosed, p.in.id)
 	}
-	r, ok := p.in.q.pop()
-	v := r.v
-	if !ok {
+	in := p.in
+	if in.n == 0 {
 		if p.delivered {
 			p.delivered = false
-			p.a.events = append(p.a.events, p.in.id)
+			p.a.events = append(p.a.events, in.id)
 		}
 		return Message[T]{}, false, nil
 	}
+	r := in.q.front()
+	from := r.from
+	v, empty := r.next()
+	if empty {
+		in.q.pop()
+	}
+	in.n--
 	p.a.queued--
 	p.delivered = true
 	b := v.Bytes()
@@ -282,13 +288,13 @@ func (p *Puller[T]) Pull() (Message[T], bool, error) {
 			err = fmt.Errorf("%w: %w", ErrDecode, err)
 		}
 		return Message[T]{}, false, fmt.Errorf("process: channel %d, message %d from worker %d: %w",
-			h.Channel, h.Seqno, r.from, err)
+			h.Channel, h.Seqno, from, err)
 	}
 	return Message[T]{Value: val, view: v, ep: p.a.epochs.pulled()}, true, nil
 }
 
 // Len returns the number of messages waiting in the puller.
-func (p *Puller[T]) Len() int { return p.in.q.len() }
+func (p *Puller[T]) Len() int { return p.in.n }
 
 // Close closes the puller: the messages it still holds, and any that arrive
 // for its channel later, are dropped (counted in Stats) and released at the

@@ -2,8 +2,10 @@ package slab_test
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
 
+	"github.com/zcomm-go/zcomm/ring"
 	"github.com/zcomm-go/zcomm/slab"
 )
 
@@ -140,5 +142,65 @@ func BenchmarkRefill(b *testing.B) {
 				b.Fatal(err)
 			}
 		})
+	}
+}
+
+// BenchmarkMessageAcross is BenchmarkMessage with the views released on
+// another goroutine, as a receiving worker does: the writer reserves, writes,
+// commits and extracts 64-byte messages and hands the views over a ring, and
+// the reader reads each view's bytes and releases it. It measures what the
+// two sides pay for sharing a buffer's words across cores. An op is one
+// message.
+func BenchmarkMessageAcross(b *testing.B) {
+	w := newWriter(b, slab.Config{Refill: slab.Heap{}})
+	defer w.Close()
+	r, err := ring.New[slab.View](1024)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const size = 64
+	msg := pattern(size, 1)
+	done := make(chan error, 1)
+	n := b.N
+	go func() {
+		dst := make([]ring.Entry[slab.View], 0, r.Cap())
+		var sum byte
+		for got := 0; got < n; {
+			dst = r.Drain(dst[:0])
+			if len(dst) == 0 {
+				runtime.Gosched()
+				continue
+			}
+			for _, e := range dst {
+				sum += e.Value.Bytes()[size-1]
+				if err := e.Value.Release(); err != nil {
+					done <- err
+					return
+				}
+			}
+			got += len(dst)
+		}
+		if want := byte(n) * msg[size-1]; sum != want {
+			done <- fmt.Errorf("reader saw bytes summing to %d, want %d", sum, want)
+			return
+		}
+		done <- nil
+	}()
+	b.SetBytes(size)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range n {
+		p, err := w.Reserve(size)
+		if err != nil {
+			b.Fatal(err)
+		}
+		w.Commit(copy(p, msg))
+		v, _ := w.Extract()
+		for r.Push(0, v) != nil {
+			runtime.Gosched()
+		}
+	}
+	if err := <-done; err != nil {
+		b.Fatal(err)
 	}
 }

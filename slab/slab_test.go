@@ -315,6 +315,101 @@ func TestRetainRelease(t *testing.T) {
 	}
 }
 
+// TestJoin checks that Join covers contiguous views of one buffer without
+// touching the count, that the joined references go to views sliced from the
+// result, and that anything else is refused and left as it was.
+func TestJoin(t *testing.T) {
+	w := newWriter(t, slab.Config{BufferSize: 64})
+	defer w.Close()
+
+	a := send(t, w, []byte("abc"))
+	b := send(t, w, []byte("de"))
+	c := send(t, w, []byte("fgh"))
+	ab, ok := a.Join(b)
+	if !ok {
+		t.Fatal("contiguous views of one buffer did not join")
+	}
+	abc, ok := ab.Join(c)
+	if !ok {
+		t.Fatal("a joined view and the next view did not join")
+	}
+	checkBytes(t, "joined", abc, []byte("abcdefgh"))
+	if k := outstanding(w); k != 3 {
+		t.Errorf("OutstandingViews after joining three views = %d, want 3", k)
+	}
+	// Three references, handed out as two views and one more from Acquire.
+	abc.Acquire(1)
+	parts := []slab.View{abc.Slice(0, 1), abc.Slice(1, 4), abc.Slice(5, 2), abc.Slice(7, 1)}
+	for _, p := range parts {
+		release(t, p)
+	}
+	if k := outstanding(w); k != 0 {
+		t.Errorf("OutstandingViews = %d, want 0", k)
+	}
+
+	x := send(t, w, []byte("x"))
+	gap := send(t, w, []byte("-"))
+	y := send(t, w, []byte("y"))
+	other := newWriter(t, slab.Config{BufferSize: 64})
+	defer other.Close()
+	o := send(t, other, []byte("o"))
+	for _, tc := range []struct {
+		name string
+		v, u slab.View
+	}{
+		{"with a gap", x, y},
+		{"in reverse order", gap, x},
+		{"of different buffers", y, o},
+		{"with the zero view", x, slab.View{}},
+		{"the zero view with one", slab.View{}, x},
+	} {
+		if got, ok := tc.v.Join(tc.u); ok || got != tc.v {
+			t.Errorf("Join %s = %v, %t; want the first view back and false", tc.name, got, ok)
+		}
+	}
+	for _, v := range []slab.View{x, gap, y, o} {
+		release(t, v)
+	}
+	if k := outstanding(w); k != 0 {
+		t.Errorf("OutstandingViews after the refusals = %d, want 0", k)
+	}
+}
+
+// TestJoinConsumes checks, in checked builds, that the views Join consumed
+// count as released: releasing one again is refused, and reading one panics.
+func TestJoinConsumes(t *testing.T) {
+	if !slab.Checked {
+		t.Skip("needs the checked build")
+	}
+	w := newWriter(t, slab.Config{BufferSize: 64})
+	defer w.Close()
+	a := send(t, w, []byte("ab"))
+	b := send(t, w, []byte("cd"))
+	j, ok := a.Join(b)
+	if !ok {
+		t.Fatal("contiguous views did not join")
+	}
+	if err := a.Release(); !errors.Is(err, slab.ErrReleased) {
+		t.Errorf("releasing a joined view = %v, want ErrReleased", err)
+	}
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("reading a joined view did not panic")
+			}
+		}()
+		_ = b.Bytes()
+	}()
+	j.Acquire(0)
+	release(t, j.Slice(0, 2))
+	release(t, j.Slice(2, 2))
+	if k := outstanding(w); k != 0 {
+		t.Errorf("OutstandingViews = %d, want 0", k)
+	}
+}
+
+// TestMerge checks that Merge joins contiguous views of one buffer into one
+// holding a single reference, and refuses anything else.
 func TestMerge(t *testing.T) {
 	w := newWriter(t, slab.Config{BufferSize: 64})
 	defer w.Close()

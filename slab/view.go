@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
+
+	"github.com/zcomm-go/zcomm/internal/unsafeutil"
 )
 
 // Errors reported by views and writers.
@@ -32,6 +34,15 @@ const (
 
 // buffer is one slab of memory and its reference word.
 type buffer struct {
+	// Read-mostly: the writer and every reader load these, and nobody
+	// stores to them while views are live, so they stay cached on every
+	// core. They must not share a line with refs, which readers keep
+	// writing.
+	data []byte // the whole slice the refill returned; nil once freed
+	size int    // len(data) when allocated; never changes, so Stats may read it
+	w    *Writer
+	_    unsafeutil.Pad
+
 	// refs is holdBit while the writer owns the buffer, plus one for each
 	// live view. The writer adds views (Extract) and clears holdBit (Close);
 	// any goroutine adds (Retain) and subtracts (Release) views. Whoever
@@ -41,10 +52,7 @@ type buffer struct {
 	// its release, which happens before the writer's load that sees the view
 	// count at zero, which happens before the writer's next write into data.
 	refs atomic.Int64
-
-	data []byte // the whole slice the refill returned; nil once freed
-	size int    // len(data) when allocated; never changes, so Stats may read it
-	w    *Writer
+	_    unsafeutil.Pad
 }
 
 // drop removes n views, refusing to go below zero. It frees the buffer if
@@ -171,6 +179,28 @@ func (v View) Merge(w View) (View, bool) {
 		return v, false
 	}
 	_ = v.s.release() // v is consumed; its reference lives on in the result
+	return View{b: v.b, off: v.off, n: v.n + w.n, s: newStamp(1)}, true
+}
+
+// Join consumes v and w and returns one view covering both, when w starts
+// where v ends in the same buffer; otherwise it returns v unchanged and false,
+// and both views remain the caller's. Unlike Merge, Join releases nothing:
+// the references of v and w pass to the result, which holds no reference of
+// its own, and the caller hands them to views it slices from the result, as
+// it would references taken by Acquire (see Slice). A reader that receives
+// consecutive views of one buffer can so treat them as one without an atomic
+// operation.
+//
+// In checked builds, joining a released view panics, as reading it would,
+// and v and w count as released afterwards.
+func (v View) Join(w View) (View, bool) {
+	if v.b == nil || v.b != w.b || v.off+v.n != w.off {
+		return v, false
+	}
+	v.s.use()
+	w.s.use()
+	_ = v.s.release() // their references live on in views sliced from the result
+	_ = w.s.release()
 	return View{b: v.b, off: v.off, n: v.n + w.n, s: newStamp(1)}, true
 }
 

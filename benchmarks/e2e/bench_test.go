@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/zcomm-go/zcomm/benchmarks/scenario"
@@ -40,6 +41,33 @@ func BenchmarkAllToAll(b *testing.B) {
 						b.Fatal(err)
 					}
 				})
+			}
+		})
+	}
+}
+
+// BenchmarkLoopback measures one worker sending 64-byte messages to itself
+// through zcomm and through the original design: every step of a message's
+// way (push, publish, receive, pull, release) on one core, with no other core
+// to wait for or to share cache lines with. It isolates the work each design
+// does per message from the cost of moving lines between cores. One op is
+// one message.
+func BenchmarkLoopback(b *testing.B) {
+	for _, p := range scenario.AllToAllPeers {
+		if !strings.HasPrefix(p.Name, "zcomm") && !strings.HasPrefix(p.Name, "original") {
+			continue
+		}
+		b.Run("64B/"+p.Name, func(b *testing.B) {
+			b.SetBytes(64)
+			b.ReportAllocs()
+			res, err := p.Run(scenario.AllToAll{Workers: 1, Size: 64, Messages: b.N,
+				Ready: b.ResetTimer})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			if err := scenario.VerifyAllToAll(res.Tallies, b.N); err != nil {
+				b.Fatal(err)
 			}
 		})
 	}
