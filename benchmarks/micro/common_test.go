@@ -28,6 +28,10 @@ const poolSize = 2 * slots
 // pool from the bytes it touches anyway.
 const ownerShift = 48
 
+// batch is the most records a batched transport carries in one element: 4 KiB
+// of 64-byte records.
+const batch = 64
+
 // cacheLine separates fields that different cores write.
 const cacheLine = 128
 
@@ -80,6 +84,26 @@ func (p *pool) fill(payload *[recordSize]byte, seq uint64) *record {
 	return r
 }
 
+// fillRun waits for credit for k records (k <= batch), fills them as fill
+// does with sequence numbers from seq on, and returns them: consecutive
+// records of the pool, since runs start at multiples of batch, which divides
+// poolSize, and only the last run of a producer may be short.
+func (p *pool) fillRun(payload *[recordSize]byte, seq, k uint64) []record {
+	for p.next+k-p.freed > poolSize {
+		if p.freed = p.released.Load(); p.next+k-p.freed > poolSize {
+			runtime.Gosched()
+		}
+	}
+	start := p.next & (poolSize - 1)
+	run := p.recs[start : start+k]
+	for i := range run {
+		run[i].buf = *payload
+		binary.LittleEndian.PutUint64(run[i].buf[:8], p.owner<<ownerShift|(seq+uint64(i)))
+	}
+	p.next += k
+	return run
+}
+
 // touch reads every word of r and returns their sum.
 func touch(r *record) uint64 {
 	var s uint64
@@ -109,6 +133,18 @@ func (c *consumer) take(r *record) {
 	c.released[o]++
 	c.pools[o].released.Store(c.released[o])
 	c.delivered++
+}
+
+// takeRun touches every record of run, which all come from one pool, and
+// releases them with one store.
+func (c *consumer) takeRun(run []record) {
+	for i := range run {
+		c.sum += touch(&run[i])
+	}
+	o := binary.LittleEndian.Uint64(run[0].buf[:8]) >> ownerShift
+	c.released[o] += uint64(len(run))
+	c.pools[o].released.Store(c.released[o])
+	c.delivered += len(run)
 }
 
 // newHist returns a histogram of nanoseconds from 1ns to 10s, to three

@@ -13,6 +13,7 @@ import (
 
 	diodes "code.cloudfoundry.org/go-diodes"
 
+	"github.com/zcomm-go/zcomm/buzzer"
 	"github.com/zcomm-go/zcomm/ring"
 )
 
@@ -81,8 +82,10 @@ type transport struct {
 }
 
 var transports = []transport{
-	{name: "ring-batched", run: runRing, report: reportRing},
+	{name: "ring", run: runRing, report: reportRing},
+	{name: "ring-batched", run: runRingBatched, report: reportRing},
 	{name: "chan", run: runChan, report: func(*testing.B, transferResult, int) {}},
+	{name: "chan-batched", run: runChanBatched, report: func(*testing.B, transferResult, int) {}},
 	{name: "diodes", lossy: true, run: runDiodes, report: reportDiodes},
 }
 
@@ -101,15 +104,18 @@ func reportDiodes(b *testing.B, res transferResult, n int) {
 	b.ReportMetric(float64(res.collisions)/float64(n), "collisions/op")
 }
 
-// runRing moves the records through a zcomm ring. Producers push one record
-// per Push and yield while the ring is full; the consumer drains everything
-// ready into a slice of capacity Cap(), takes each entry, and yields while the
-// ring is empty.
+// runRing moves the records through a zcomm ring, one record per Push.
+// Producers wake the consumer's buzzer after each push and yield while the
+// ring is full; the consumer drains everything ready into a slice of capacity
+// Cap(), takes each entry, and, finding the ring empty, sleeps on its buzzer
+// as a zcomm worker does. The buzzer parks at once, without spinning, as the
+// channel's receiver does.
 func runRing(f *fixture, n int) (transferResult, error) {
 	r, err := ring.New[*record](slots)
 	if err != nil {
 		return transferResult{}, err
 	}
+	bz := buzzer.New(buzzer.Config{Spin: -1})
 	var (
 		wg     sync.WaitGroup
 		failed atomic.Bool
@@ -119,6 +125,7 @@ func runRing(f *fixture, n int) (transferResult, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer bz.Wake() // a consumer waiting for a failed producer
 			for seq := range uint64(f.share(n, i)) {
 				p.acquire()
 				rec := p.fill(&f.payload, seq)
@@ -134,6 +141,7 @@ func runRing(f *fixture, n int) (transferResult, error) {
 					}
 					runtime.Gosched()
 				}
+				bz.Wake()
 			}
 		}()
 	}
@@ -144,11 +152,82 @@ func runRing(f *fixture, n int) (transferResult, error) {
 	for c.delivered < n && !failed.Load() {
 		dst = r.Drain(dst[:0])
 		if len(dst) == 0 {
-			runtime.Gosched()
+			bz.Prepare()
+			if r.Ready() || failed.Load() {
+				bz.Cancel()
+				continue
+			}
+			bz.Sleep(-1)
 			continue
 		}
 		for i := range dst {
 			c.take(dst[i].Value)
+		}
+		drains++
+	}
+	wg.Wait()
+	return transferResult{delivered: c.delivered, sum: c.sum, drains: drains}, errors.Join(errs...)
+}
+
+// runRingBatched moves the records through a zcomm ring in runs of up to
+// batch records, one run per Push: a producer fills batch consecutive records
+// of its pool and pushes the slice of them, as a zcomm sender frames a batch
+// of messages into one slab view and publishes the view. Waiting is as in
+// runRing; the consumer takes each record of a run and releases the run with
+// one store.
+func runRingBatched(f *fixture, n int) (transferResult, error) {
+	r, err := ring.New[[]record](slots)
+	if err != nil {
+		return transferResult{}, err
+	}
+	bz := buzzer.New(buzzer.Config{Spin: -1})
+	var (
+		wg     sync.WaitGroup
+		failed atomic.Bool
+		errs   = make([]error, len(f.pools))
+	)
+	for i, p := range f.pools {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer bz.Wake() // a consumer waiting for a failed producer
+			share := uint64(f.share(n, i))
+			for seq := uint64(0); seq < share; {
+				run := p.fillRun(&f.payload, seq, min(batch, share-seq))
+				seq += uint64(len(run))
+				for {
+					err := r.Push(i, run)
+					if err == nil {
+						break
+					}
+					if !errors.Is(err, ring.ErrFull) {
+						errs[i] = err
+						failed.Store(true)
+						return
+					}
+					runtime.Gosched()
+				}
+				bz.Wake()
+			}
+		}()
+	}
+
+	c := newConsumer(f.pools)
+	drains := 0
+	dst := make([]ring.Entry[[]record], 0, r.Cap())
+	for c.delivered < n && !failed.Load() {
+		dst = r.Drain(dst[:0])
+		if len(dst) == 0 {
+			bz.Prepare()
+			if r.Ready() || failed.Load() {
+				bz.Cancel()
+				continue
+			}
+			bz.Sleep(-1)
+			continue
+		}
+		for i := range dst {
+			c.takeRun(dst[i].Value)
 		}
 		drains++
 	}
@@ -176,6 +255,33 @@ func runChan(f *fixture, n int) (transferResult, error) {
 	c := newConsumer(f.pools)
 	for c.delivered < n {
 		c.take(<-ch)
+	}
+	wg.Wait()
+	return transferResult{delivered: c.delivered, sum: c.sum}, nil
+}
+
+// runChanBatched moves the records through a buffered channel of runs, built
+// as in runRingBatched: one send per run of up to batch records. It is not a
+// peer the targets name; it shows what batching alone buys a channel.
+func runChanBatched(f *fixture, n int) (transferResult, error) {
+	ch := make(chan []record, slots)
+	var wg sync.WaitGroup
+	for i, p := range f.pools {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			share := uint64(f.share(n, i))
+			for seq := uint64(0); seq < share; {
+				run := p.fillRun(&f.payload, seq, min(batch, share-seq))
+				seq += uint64(len(run))
+				ch <- run
+			}
+		}()
+	}
+
+	c := newConsumer(f.pools)
+	for c.delivered < n {
+		c.takeRun(<-ch)
 	}
 	wg.Wait()
 	return transferResult{delivered: c.delivered, sum: c.sum}, nil
