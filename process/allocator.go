@@ -109,6 +109,21 @@ type received struct {
 	from int
 }
 
+// localRun is a view this worker published to itself, made of refs views
+// joined, and so holding refs references.
+type localRun struct {
+	v    slab.View
+	refs int
+}
+
+// releaseRefs gives up k references held by v, which holds no reference of
+// its own (a view made by Join, or one whose frames were dropped).
+func releaseRefs(v slab.View, k int) {
+	for range k {
+		_ = v.Slice(0, 0).Release()
+	}
+}
+
 // frameSize returns the size of the frame at the front of b, which split
 // has checked.
 func frameSize(b []byte) int {
@@ -173,7 +188,8 @@ type Allocator struct {
 
 	drained   []ring.Entry[slab.View]
 	frames    []frameRef
-	ends      []int // where each ring entry joined into one view ends
+	ends      []int      // where each ring entry joined into one view ends
+	local     []localRun // published to this worker by itself, not yet received
 	inboxes   map[uint64]*inbox
 	forget    []*inbox // closed pullers, forgotten at the next Receive
 	bound     uint64   // highest channel id allocated, if hasBound
@@ -307,6 +323,10 @@ func (a *Allocator) publish(t int) error {
 	o := &a.out[t]
 	v, ok := o.w.Extract()
 	if ok && o.backlog.len() == 0 {
+		if t == a.index {
+			a.keep(v)
+			return nil
+		}
 		// The common case: nothing is waiting ahead of v, and the ring has
 		// room. The push is visible before Wake loads the state word.
 		if a.g.rings[t].Push(a.index, v) == nil {
@@ -333,12 +353,35 @@ func (a *Allocator) enqueue(t int, v slab.View) {
 	o.backlog.push(v)
 }
 
+// keep holds v, which this worker published to itself, for its next
+// Receive. A worker's messages to itself never pass through its ring, where
+// they would contend with its peers' pushes for the ring's tail. Consecutive
+// views of one buffer are joined as they come, so that eager messages to
+// oneself take no more room than a batch.
+func (a *Allocator) keep(v slab.View) {
+	if n := len(a.local); n > 0 {
+		if j, ok := a.local[n-1].v.Join(v); ok {
+			a.local[n-1].v = j
+			a.local[n-1].refs++
+			return
+		}
+	}
+	a.local = append(a.local, localRun{v: v, refs: 1})
+}
+
 // flush pushes target t's backlog into its ring until the ring is full, and
 // wakes the target if anything was pushed. Ownership of each pushed view
 // passes to the ring; a view refused for good (the target shut down) is
 // released and reported.
 func (a *Allocator) flush(t int) error {
 	o := &a.out[t]
+	if t == a.index {
+		for o.backlog.len() > 0 {
+			v, _ := o.backlog.pop()
+			a.keep(v)
+		}
+		return nil
+	}
 	r := a.g.rings[t]
 	pushed := false
 	var err error
@@ -448,21 +491,28 @@ func (a *Allocator) Receive() error {
 			a.ends = append(a.ends, v.Len())
 			a.drained[i] = ring.Entry[slab.View]{}
 		}
-		if err := a.split(peer, v, a.ends); err != nil && first == nil {
+		if err := a.split(peer, v, a.ends, len(a.ends)); err != nil && first == nil {
 			first = err
 		}
 	}
+	for i, l := range a.local {
+		a.ends = append(a.ends[:0], l.v.Len())
+		if err := a.split(a.index, l.v, a.ends, l.refs); err != nil && first == nil {
+			first = err
+		}
+		a.local[i] = localRun{}
+	}
+	a.local = a.local[:0]
 	return first
 }
 
-// split divides one received view into frames and routes them in runs. The
-// view is one or more ring entries joined, the i'th ending at ends[i], each
-// holding one reference. A frame never spans two entries, and a frame that
-// does not parse drops the rest of its entry only. Each frame needs a
-// reference: the entries' pass to the first frames and the rest are acquired
-// together, so splitting costs at most one atomic operation per view, not
-// one per message.
-func (a *Allocator) split(peer int, v slab.View, ends []int) error {
+// split divides one received view, which holds refs references, into frames
+// and routes them in runs. The view is one or more entries joined, the i'th
+// ending at ends[i]. A frame never spans two entries, and a frame that does
+// not parse drops the rest of its entry only. Each frame needs a reference:
+// the view's pass to the first frames and the rest are acquired together, so
+// splitting costs at most one atomic operation per view, not one per message.
+func (a *Allocator) split(peer int, v slab.View, ends []int, refs int) error {
 	data := v.Bytes()
 	frames := a.frames[:0]
 	var err error
@@ -493,12 +543,9 @@ func (a *Allocator) split(peer int, v slab.View, ends []int) error {
 		start = end
 	}
 	a.frames = frames
-	refs := len(ends)
 	if extra := refs - len(frames); extra > 0 {
 		// Frames were dropped: give up the references they would have had.
-		for range extra {
-			_ = v.Slice(0, 0).Release()
-		}
+		releaseRefs(v, extra)
 	} else {
 		v.Acquire(-extra)
 	}
@@ -643,7 +690,7 @@ func (a *Allocator) AwaitEvents(timeout time.Duration) error {
 		timeout = backlogPoll
 	}
 	a.buzzer.Prepare()
-	if a.ring.Ready() || a.g.closed.Load() != a.seenClose || a.g.poisoned() != nil {
+	if a.ring.Ready() || len(a.local) > 0 || a.g.closed.Load() != a.seenClose || a.g.poisoned() != nil {
 		a.buzzer.Cancel()
 	} else {
 		a.epochs.end() // messages pulled after a sleep start a new epoch
@@ -732,7 +779,8 @@ func (a *Allocator) drainUntilAllClosed() {
 func (a *Allocator) Finished() bool {
 	// Each worker pushes everything before it counts itself closed, so once
 	// the count is complete an empty ring stays empty.
-	return a.g.closed.Load() == int64(a.peers) && a.ring.Len() == 0 && a.queued == 0
+	return a.g.closed.Load() == int64(a.peers) && a.ring.Len() == 0 && len(a.local) == 0 &&
+		a.queued == 0
 }
 
 // Poison marks the whole group as failed with cause: every later call of
@@ -757,6 +805,11 @@ func (a *Allocator) Shutdown() {
 		_ = a.drained[i].Value.Release()
 		a.drained[i] = ring.Entry[slab.View]{}
 	}
+	for i, l := range a.local {
+		releaseRefs(l.v, l.refs)
+		a.local[i] = localRun{}
+	}
+	a.local = a.local[:0]
 	for _, in := range a.inboxes {
 		a.dropInbox(in)
 	}

@@ -511,3 +511,83 @@ func TestReleaseElsewhere(t *testing.T) {
 			s.OutstandingViews, s.BuffersReused)
 	}
 }
+
+// TestSelfMessages checks what a worker sends itself, which bypasses its
+// ring: in both publishing modes it arrives at the next Receive, in order with
+// the worker's broadcasts, wakes AwaitEvents, holds Finished back until
+// pulled, and is released by Shutdown when never received.
+func TestSelfMessages(t *testing.T) {
+	watchdog(t)
+	for _, mode := range []process.Publish{process.Eager, process.Batched} {
+		t.Run(mode.String(), func(t *testing.T) {
+			const ringSize = 64
+			as := newGroup(t, 2, process.WithPublish(mode), process.WithRingSize(ringSize))
+			a := as[0]
+			chs := allocate(t, as, 1, process.Uint64{})
+			var want []uint64
+			// Ten times what a ring holds, with fewer broadcasts than that.
+			for i := uint64(0); i < 10*ringSize; i++ {
+				if i%32 == 31 {
+					if err := chs[0].Broadcast(i); err != nil {
+						t.Fatal(err)
+					}
+				} else if err := chs[0].Push(0, i); err != nil {
+					t.Fatal(err)
+				}
+				want = append(want, i)
+			}
+			if err := a.Release(); err != nil {
+				t.Fatal(err)
+			}
+			// More than a ring holds is waiting, and nothing is backlogged.
+			if bl := a.Stats().Peers[0].Backlog; bl != 0 {
+				t.Errorf("backlog towards itself %d, want 0", bl)
+			}
+			if err := a.AwaitEvents(-1); err != nil { // returns at once
+				t.Fatal(err)
+			}
+			if err := a.Close(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if err := as[1].Close(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if a.Finished() {
+				t.Error("Finished before receiving what the worker sent itself")
+			}
+			ms := receiveAll(t, a, chs[0].Puller)
+			if got := values(ms); !slices.Equal(got, want) {
+				t.Errorf("received %v, want %v", got, want)
+			}
+			releaseAll(t, ms)
+			if !a.Finished() {
+				t.Error("not Finished after pulling everything")
+			}
+			if got := a.Stats().Peers[0].MessagesReceived; got != uint64(len(want)) {
+				t.Errorf("MessagesReceived from itself %d, want %d", got, len(want))
+			}
+
+			// Published to itself and never received: Shutdown releases it.
+			solo := newGroup(t, 1, process.WithPublish(mode))[0]
+			ch, err := process.Allocate(solo, 1, process.Uint64{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := uint64(0); i < 5; i++ {
+				if err := ch.Push(0, i); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := solo.Release(); err != nil {
+				t.Fatal(err)
+			}
+			if v := slabStats(solo).OutstandingViews; v == 0 {
+				t.Fatal("no views outstanding before Shutdown")
+			}
+			solo.Shutdown()
+			if v := slabStats(solo).OutstandingViews; v != 0 {
+				t.Errorf("%d views outstanding after Shutdown, want 0", v)
+			}
+		})
+	}
+}
