@@ -134,9 +134,18 @@ func (v View) Acquire(k int) {
 // It panics if the window falls outside v.
 func (v View) Slice(off, n int) View {
 	if off < 0 || n < 0 || off > v.n || n > v.n-off {
-		panic(fmt.Sprintf("slab: window [%d, %d) outside a view of %d bytes", off, off+n, v.n))
+		panic(windowError{off, n, v.n})
 	}
 	return v.slice(off, n, 1)
+}
+
+// windowError is Slice's panic value for a window [off, off+n) outside a
+// view of size bytes. A value, not a formatted string, keeps Slice small
+// enough to inline.
+type windowError struct{ off, n, size int }
+
+func (e windowError) Error() string {
+	return fmt.Sprintf("slab: window [%d, %d) outside a view of %d bytes", e.off, e.off+e.n, e.size)
 }
 
 // slice is Slice for callers within the package; skip counts the frames
@@ -212,9 +221,15 @@ func (v View) Release() error {
 	if v.b == nil {
 		return nil
 	}
-	if err := v.s.release(); err != nil {
-		v.b.w.stats.doubleReleases.Add(1)
+	return v.b.release(v.s)
+}
+
+// release gives up the reference of the view stamped s. It is apart from
+// View.Release so that View.Release stays small enough to inline.
+func (b *buffer) release(s stamp) error {
+	if err := s.release(); err != nil {
+		b.w.stats.doubleReleases.Add(1)
 		return err
 	}
-	return v.b.drop(1)
+	return b.drop(1)
 }

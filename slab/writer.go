@@ -178,10 +178,18 @@ func (w *Writer) reserveSlow(n int) ([]byte, error) {
 // n must not exceed the bytes reserved.
 func (w *Writer) Commit(n int) {
 	if n < 0 || w.cur == nil || n > w.reserved-w.valid {
-		panic(fmt.Sprintf("slab: commit of %d bytes beyond the reservation of %d",
-			n, w.reserved-w.valid))
+		panic(commitError{n, w.reserved - w.valid})
 	}
 	w.valid += n
+}
+
+// commitError is Commit's panic value for a commit of n bytes beyond a
+// reservation of room bytes. A value, not a formatted string, keeps Commit
+// small enough to inline.
+type commitError struct{ n, room int }
+
+func (e commitError) Error() string {
+	return fmt.Sprintf("slab: commit of %d bytes beyond the reservation of %d", e.n, e.room)
 }
 
 // Extract returns a view of every byte committed since the last Extract, and
