@@ -74,13 +74,15 @@ func BenchmarkLoopback(b *testing.B) {
 }
 
 // BenchmarkPingPong measures the round trip of one 64-byte message between
-// two workers; ns/op is one round trip.
+// two workers; ns/op is one round trip. The peers that busy-poll run on
+// threads pinned to a CPU each, where scenario.CanPin.
 func BenchmarkPingPong(b *testing.B) {
 	b.Run("64B", func(b *testing.B) {
 		for _, p := range scenario.PingPongPeers {
 			b.Run(p.Name, func(b *testing.B) {
 				b.ReportAllocs()
-				res, err := p.Run(scenario.PingPong{RoundTrips: b.N, Ready: b.ResetTimer})
+				res, err := p.Run(scenario.PingPong{RoundTrips: b.N, Ready: b.ResetTimer,
+					Pin: p.Spins})
 				if err != nil {
 					b.Fatal(err)
 				}

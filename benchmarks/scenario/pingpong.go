@@ -36,6 +36,18 @@ type PingPong struct {
 	// Ready, if not nil, is called once setup is done, just before the
 	// workers start.
 	Ready func()
+	// Pin binds each worker's thread to a CPU of its own, as a latency-bound
+	// deployment would, so that neither migrates nor shares its core with
+	// the other. It takes effect where CanPin says so.
+	Pin bool
+}
+
+// pin pins worker me's thread if c.Pin is set.
+func (c *PingPong) pin(me int) error {
+	if c.Pin {
+		return pinThread(me)
+	}
+	return nil
 }
 
 // PingPongFunc runs one ping-pong over some transport.
@@ -47,16 +59,21 @@ type PingPongPeer struct {
 	Name string
 	// Run runs one ping-pong over it.
 	Run PingPongFunc
+	// Spins is set for a transport whose waiters never park. Benchmarks pin
+	// only these (PingPong.Pin): a goroutine locked to its thread parks by
+	// handing the thread off, which costs tens of microseconds a round trip
+	// in Go and would measure the runtime, not the transport.
+	Spins bool
 }
 
 // PingPongPeers lists every ping-pong transport, in the order reports show
 // them.
 var PingPongPeers = []PingPongPeer{
-	{"zcomm-busy", ZcommPingPong(false)},
-	{"zcomm-park", ZcommPingPong(true)},
-	{"original", OriginalPingPong},
-	{"chan", ChanPingPong},
-	{"atomic", AtomicPingPong},
+	{"zcomm-busy", ZcommPingPong(false), true},
+	{"zcomm-park", ZcommPingPong(true), false},
+	{"original", OriginalPingPong, false},
+	{"chan", ChanPingPong, false},
+	{"atomic", AtomicPingPong, true},
 }
 
 // NewLatencyHistogram returns a histogram of nanoseconds from 1 ns to 10 s
@@ -137,15 +154,19 @@ func ZcommPingPong(park bool) PingPongFunc {
 		sw := start(c.Ready, false)
 		err = g.run(func(a *process.Allocator, abort *atomic.Bool) error {
 			me := a.Index()
+			if err := c.pin(me); err != nil {
+				return err
+			}
 			ch, err := process.Allocate(a, 1, process.Bytes{})
 			if err != nil {
 				return err
 			}
 			var evs []uint64
+			spin := newSpinner()
 			// await takes the next message, checks it is round trip r's
 			// from the peer, records and releases it.
 			await := func(r int) error {
-				for sp := newSpinner(); ; {
+				for sp := spin; ; {
 					if err := a.Receive(); err != nil {
 						return err
 					}
@@ -207,6 +228,9 @@ func OriginalPingPong(c PingPong) (Result, error) {
 	}()
 	sw := start(c.Ready, false)
 	err = runWorkers(2, func(me int, abort *atomic.Bool) error {
+		if err := c.pin(me); err != nil {
+			return err
+		}
 		a := allocs[me]
 		ch, err := original.Allocate(a, 1)
 		if err != nil {
@@ -260,6 +284,9 @@ func ChanPingPong(c PingPong) (Result, error) {
 	in := []chan *[]byte{make(chan *[]byte, 1), make(chan *[]byte, 1)}
 	sw := start(c.Ready, false)
 	err = runWorkers(2, func(me int, _ *atomic.Bool) error {
+		if err := c.pin(me); err != nil {
+			return err
+		}
 		await := func(r int) error {
 			bp := <-in[me]
 			ts[me].add(*bp)
@@ -318,7 +345,9 @@ type spinner struct {
 	yield bool
 }
 
-// newSpinner returns a spinner for a wait that starts now.
+// newSpinner returns a spinner for a wait that starts now; a copy of it
+// serves as well, and spares each wait the runtime lock that GOMAXPROCS
+// takes.
 func newSpinner() spinner { return spinner{yield: runtime.GOMAXPROCS(0) < 2} }
 
 // failed paces the wait after a failed poll; it returns errAborted once
@@ -351,13 +380,17 @@ func AtomicPingPong(c PingPong) (Result, error) {
 	var p atomicPair
 	sw := start(c.Ready, false)
 	err = runWorkers(2, func(me int, abort *atomic.Bool) error {
+		if err := c.pin(me); err != nil {
+			return err
+		}
 		out, in := &p.words[me].v, &p.words[1-me].v
 		send := func(r int) error {
 			out.Store(uint64(r) + 1)
 			return nil
 		}
+		spin := newSpinner()
 		await := func(r int) error {
-			for sp := newSpinner(); in.Load() != uint64(r)+1; {
+			for sp := spin; in.Load() != uint64(r)+1; {
 				if err := sp.failed(abort); err != nil {
 					return err
 				}

@@ -62,30 +62,33 @@ func TestAllToAllExactlyOnce(t *testing.T) {
 
 // TestPingPongExactlyOnce runs every ping-pong body with a small count and
 // checks that each round trip's message reached the other worker exactly
-// once, and that every round trip was timed.
+// once, and that every round trip was timed, with the workers' threads
+// pinned and not.
 func TestPingPongExactlyOnce(t *testing.T) {
 	n := 200
 	if testing.Short() {
 		n = 50
 	}
-	for _, p := range PingPongPeers {
-		t.Run(p.Name, func(t *testing.T) {
-			h := NewLatencyHistogram()
-			res, err := p.Run(PingPong{RoundTrips: n, Latency: h, Check: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := VerifyPingPong(res.Tallies, n); err != nil {
-				t.Error(err)
-			}
-			if h.TotalCount() != int64(n) || h.ValueAtQuantile(50) < 1 {
-				t.Errorf("histogram holds %d round trips, median %d ns; want %d, positive",
-					h.TotalCount(), h.ValueAtQuantile(50), n)
-			}
-			if res.Messages != 2*n {
-				t.Errorf("result counts %d messages, want %d", res.Messages, 2*n)
-			}
-		})
+	for _, pin := range []bool{false, true} {
+		for _, p := range PingPongPeers {
+			t.Run(fmt.Sprintf("%s/pin=%t", p.Name, pin), func(t *testing.T) {
+				h := NewLatencyHistogram()
+				res, err := p.Run(PingPong{RoundTrips: n, Latency: h, Check: true, Pin: pin})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := VerifyPingPong(res.Tallies, n); err != nil {
+					t.Error(err)
+				}
+				if h.TotalCount() != int64(n) || h.ValueAtQuantile(50) < 1 {
+					t.Errorf("histogram holds %d round trips, median %d ns; want %d, positive",
+						h.TotalCount(), h.ValueAtQuantile(50), n)
+				}
+				if res.Messages != 2*n {
+					t.Errorf("result counts %d messages, want %d", res.Messages, 2*n)
+				}
+			})
+		}
 	}
 }
 

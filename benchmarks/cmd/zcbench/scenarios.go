@@ -364,7 +364,16 @@ func runPingPong(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 	}
 	return s.finish(&o, stdout, "pingpong", fmt.Sprintf("64-byte round trips, %d per run, "+
-		"%d run(s)", *count, o.runs), chartSpec{latency: true})
+		"%d run(s), %s", *count, o.runs, pinning()), chartSpec{latency: true})
+}
+
+// pinning says whether the ping-pong workers run pinned, for a report's
+// description.
+func pinning() string {
+	if scenario.CanPin() {
+		return "busy-polling ping-pong threads pinned to two CPUs"
+	}
+	return "ping-pong threads not pinned (needs Linux, two CPUs and GOMAXPROCS >= 2)"
 }
 
 // checkCount refuses a round-trip count that cannot run.
@@ -468,7 +477,7 @@ func runSuite(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	return s.finish(&o, stdout, "suite", fmt.Sprintf("%d run(s); throughput runs of about %v, "+
-		"%d round trips per ping-pong run", o.runs, *dur, *count),
+		"%d round trips per ping-pong run, %s", o.runs, *dur, *count, pinning()),
 		chartSpec{ratios: true, latency: true})
 }
 

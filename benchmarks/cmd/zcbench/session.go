@@ -335,15 +335,17 @@ func (s *session) pingPong(park bool, count int, quantiles []float64) error {
 	}
 	label := "pingpong " + mode
 	var hz, hb *hdrhistogram.Histogram
-	pp := func(f scenario.PingPongFunc, h **hdrhistogram.Histogram) func(int) (scenario.Result,
-		error) {
+	// The spinning peers run pinned; see scenario.PingPongPeer.Spins.
+	pp := func(f scenario.PingPongFunc, h **hdrhistogram.Histogram, pin bool) func(int) (
+		scenario.Result, error) {
 		return func(n int) (scenario.Result, error) {
 			*h = scenario.NewLatencyHistogram()
-			return f(scenario.PingPong{RoundTrips: n, Latency: *h})
+			return f(scenario.PingPong{RoundTrips: n, Latency: *h, Pin: pin})
 		}
 	}
-	z := &measurement{name: "zcomm-" + mode, run: pp(scenario.ZcommPingPong(park), &hz), n: count}
-	b := &measurement{name: baselineLine, run: pp(scenario.AtomicPingPong, &hb), n: count}
+	z := &measurement{name: "zcomm-" + mode, run: pp(scenario.ZcommPingPong(park), &hz, !park),
+		n: count}
+	b := &measurement{name: baselineLine, run: pp(scenario.AtomicPingPong, &hb, true), n: count}
 	var sers []*series
 	for _, q := range quantiles {
 		sers = append(sers, s.newSeries("pingpong/"+mode+"/"+quantileName(q), "ns", report.Lower,
