@@ -5,10 +5,11 @@ import "github.com/zcomm-go/zcomm/internal/unsafeutil"
 // NewAt returns a ring whose counters start at position start.
 func NewAt[T any](n int, start uint64) (*Ring[T], error) { return newAt[T](n, start) }
 
-// CounterOffsets returns the byte offsets of tail, head and poisoned within r.
-func CounterOffsets[T any](r *Ring[T]) (tail, head, poisoned uintptr) {
-	return unsafeutil.Offsetof(r, &r.tail), unsafeutil.Offsetof(r, &r.head),
-		unsafeutil.Offsetof(r, &r.poisoned)
+// CounterOffsets returns the byte offsets of tail, the producers' copy of
+// head, head and poisoned within r.
+func CounterOffsets[T any](r *Ring[T]) (tail, seenHead, head, poisoned uintptr) {
+	return unsafeutil.Offsetof(r, &r.tail), unsafeutil.Offsetof(r, &r.seenHead),
+		unsafeutil.Offsetof(r, &r.head), unsafeutil.Offsetof(r, &r.poisoned)
 }
 
 // SlotValues returns a copy of every slot's value, in slot order, so that

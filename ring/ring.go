@@ -25,6 +25,11 @@ var (
 // never collides with a position.
 const closedBit = 1
 
+// handBack is how many slots a long drain empties before it hands them back
+// to producers, so that producers waiting on a full ring need not wait for
+// the whole drain.
+const handBack = 64
+
 // MaxSlots is the largest slot count New accepts.
 const MaxSlots = 1 << 30
 
@@ -37,10 +42,11 @@ type Entry[T any] struct {
 }
 
 type slot[T any] struct {
-	// seq hands the slot between producers and the consumer (see the package
-	// documentation). A producer stores p+1 after writing; the consumer stores
-	// p+2n after emptying. Both stores release the slot's other fields to the
-	// party that next loads the matching value.
+	// seq is p+1 once the value for position p is written (see the package
+	// documentation). Stored only by the producer that claimed p, after it
+	// wrote producer and value; loaded by the consumer, whose load of p+1
+	// hands it those fields. A slot is handed back to producers through
+	// head, not through seq.
 	seq      atomic.Uint64
 	producer int
 	value    T
@@ -58,10 +64,20 @@ type Ring[T any] struct {
 	// once the ring is closed. Producers compare-and-swap it to claim; Close
 	// sets the bit with a compare-and-swap. Read by everyone.
 	tail atomic.Uint64
-	_    unsafeutil.Pad
+	// seenHead is a copy of head that producers keep beside tail, so that a
+	// push reads no line the consumer writes unless the ring looks full. A
+	// producer that finds tail-seenHead >= 2n loads head and stores it here.
+	// Every value it ever holds was head at some moment, and head only
+	// grows, so a stale copy is too small, never too large: it can make a
+	// push look at head needlessly, never claim a slot still in use.
+	seenHead atomic.Uint64
+	_        unsafeutil.Pad
 
-	// head is the next position the consumer takes. Written only by the
-	// consumer; read atomically by Len from any goroutine.
+	// head is the next position the consumer takes. Stored only by the
+	// consumer, at the end of a drain that took something, after it emptied
+	// the slots it passed; a producer that loads head (or a copy of it) may
+	// then claim any position below head+2n. Loaded by producers when the
+	// ring looks full, and by Len from any goroutine.
 	head atomic.Uint64
 	_    unsafeutil.Pad
 
@@ -71,6 +87,7 @@ type Ring[T any] struct {
 
 	// Read-only after New.
 	mask  uint64
+	span  uint64 // 2n: the distance between two laps' positions of one slot
 	slots []slot[T]
 }
 
@@ -86,13 +103,15 @@ func newAt[T any](n int, start uint64) (*Ring[T], error) {
 	if n < 2 || n > MaxSlots || bits.OnesCount(uint(n)) != 1 {
 		return nil, fmt.Errorf("ring: %d slots: want a power of two in [2, %d]", n, MaxSlots)
 	}
-	r := &Ring[T]{mask: uint64(n - 1), slots: make([]slot[T], n)}
+	r := &Ring[T]{mask: uint64(n - 1), span: 2 * uint64(n), slots: make([]slot[T], n)}
 	start &^= closedBit
 	for i := 0; i < n; i++ {
+		// As if each slot held the previous lap's value, already drained.
 		p := start + 2*uint64(i)
-		r.slots[r.index(p)].seq.Store(p)
+		r.slots[r.index(p)].seq.Store(p - r.span + 1)
 	}
 	r.tail.Store(start)
+	r.seenHead.Store(start)
 	r.head.Store(start)
 	return r, nil
 }
@@ -119,29 +138,33 @@ func (r *Ring[T]) Push(producer int, v T) error {
 		if t&closedBit != 0 {
 			return r.closedErr()
 		}
-		s := &r.slots[r.index(t)]
-		switch d := int64(s.seq.Load() - t); {
-		case d == 0:
-			// The slot is free for position t. Claim it; on failure another
-			// producer (or Close) moved the tail and we look again.
-			if !r.tail.CompareAndSwap(t, t+2) {
-				t = r.tail.Load()
-				continue
-			}
-			s.producer = producer
-			s.value = v
-			s.seq.Store(t + 1) // publish: the consumer may now take it
-			return nil
-		case d < 0:
-			// The slot still holds the value from the previous lap.
-			if r.tail.Load() == t {
+		// Position t reuses the slot of t-2n, which is free once head has
+		// passed it. seenHead is a lower bound of head, so t-seenHead < 2n
+		// proves it without touching the consumer's line.
+		if t-r.seenHead.Load() >= r.span {
+			h := r.head.Load()
+			if t-h >= r.span {
+				// Full, or t is stale (another producer claimed it and the
+				// consumer has since moved on): only a current t is full.
+				if nt := r.tail.Load(); nt != t {
+					t = nt
+					continue
+				}
 				return ErrFull
 			}
-			t = r.tail.Load()
-		default:
-			// Another producer already claimed t.
-			t = r.tail.Load()
+			r.seenHead.Store(h)
 		}
+		// Claim t; on failure another producer (or Close) moved the tail
+		// and we look again.
+		if !r.tail.CompareAndSwap(t, t+2) {
+			t = r.tail.Load()
+			continue
+		}
+		s := &r.slots[r.index(t)]
+		s.producer = producer
+		s.value = v
+		s.seq.Store(t + 1) // publish: the consumer may now take it
+		return nil
 	}
 }
 
@@ -167,7 +190,8 @@ func (r *Ring[T]) Ready() bool {
 // grows. Drained slots are zeroed so that the ring keeps nothing alive.
 // Consumer only.
 func (r *Ring[T]) Drain(dst []Entry[T]) []Entry[T] {
-	h := r.head.Load()
+	start := r.head.Load()
+	h := start
 	var zero T
 	for range len(r.slots) {
 		s := &r.slots[r.index(h)]
@@ -176,10 +200,16 @@ func (r *Ring[T]) Drain(dst []Entry[T]) []Entry[T] {
 		}
 		dst = append(dst, Entry[T]{Producer: s.producer, Value: s.value})
 		s.value = zero
-		s.seq.Store(h + 2*uint64(len(r.slots))) // hand the slot to the next lap
 		h += 2
+		if (h-start)%(2*handBack) == 0 {
+			r.head.Store(h) // hand back a stretch while the drain goes on
+		}
 	}
-	r.head.Store(h)
+	if h != start {
+		// Hand the emptied slots back: a producer that loads this head (or
+		// a copy of it) may write them, after these reads and zeroings.
+		r.head.Store(h)
+	}
 	return dst
 }
 

@@ -351,38 +351,50 @@ func TestNewAtOddStart(t *testing.T) {
 }
 
 // TestLayout checks that the counters written by different goroutines lie
-// on separate cache lines (and prefetch pairs).
+// on separate cache lines (and prefetch pairs): the producers' tail and their
+// copy of head on one side, the consumer's head on another, poisoned on a
+// third. The producers' two words share a line on purpose, since every push
+// touches both.
 func TestLayout(t *testing.T) {
-	check := func(name string, tail, head, poisoned uintptr) {
+	check := func(name string, tail, seenHead, head, poisoned uintptr) {
 		t.Helper()
 		const line = unsafeutil.CacheLineSize
 		if line < 128 {
 			t.Errorf("CacheLineSize is %d, want at least 128", line)
 		}
-		offs := []struct {
+		type field struct {
 			name string
 			off  uintptr
-		}{{"tail", tail}, {"head", head}, {"poisoned", poisoned}}
-		for i, a := range offs {
-			for _, b := range offs[i+1:] {
-				d := max(a.off, b.off) - min(a.off, b.off)
-				if d < 128 {
-					t.Errorf("%s: %s at %d and %s at %d are %d bytes apart, want >= 128",
-						name, a.name, a.off, b.name, b.off, d)
-				}
+		}
+		producers := []field{{"tail", tail}, {"seenHead", seenHead}}
+		others := []field{{"head", head}, {"poisoned", poisoned}}
+		apart := func(a, b field) {
+			t.Helper()
+			if d := max(a.off, b.off) - min(a.off, b.off); d < 128 {
+				t.Errorf("%s: %s at %d and %s at %d are %d bytes apart, want >= 128",
+					name, a.name, a.off, b.name, b.off, d)
 			}
 		}
-		if tail < 128 {
-			t.Errorf("%s: tail at offset %d shares a line with what precedes the ring",
-				name, tail)
+		for _, p := range producers {
+			for _, o := range others {
+				apart(p, o)
+			}
+		}
+		apart(others[0], others[1])
+		if tail < 128 || seenHead < 128 {
+			t.Errorf("%s: tail at %d or seenHead at %d shares a line with what precedes "+
+				"the ring", name, tail, seenHead)
+		}
+		if d := max(tail, seenHead) - min(tail, seenHead); d >= 64 {
+			t.Errorf("%s: tail and seenHead are %d bytes apart, want one line", name, d)
 		}
 	}
-	tail, head, poisoned := ring.CounterOffsets(mustNew[int](t, 2))
-	check("Ring[int]", tail, head, poisoned)
-	tail, head, poisoned = ring.CounterOffsets(mustNew[[]byte](t, 2))
-	check("Ring[[]byte]", tail, head, poisoned)
-	tail, head, poisoned = ring.CounterOffsets(mustNew[[3]uint64](t, 2))
-	check("Ring[[3]uint64]", tail, head, poisoned)
+	tail, seen, head, poisoned := ring.CounterOffsets(mustNew[int](t, 2))
+	check("Ring[int]", tail, seen, head, poisoned)
+	tail, seen, head, poisoned = ring.CounterOffsets(mustNew[[]byte](t, 2))
+	check("Ring[[]byte]", tail, seen, head, poisoned)
+	tail, seen, head, poisoned = ring.CounterOffsets(mustNew[[3]uint64](t, 2))
+	check("Ring[[3]uint64]", tail, seen, head, poisoned)
 }
 
 // TestClose checks that Close hands back everything still in the ring, in
