@@ -255,12 +255,28 @@ type Puller[T any] struct {
 // channel in the events list. A payload the codec cannot decode is released
 // and reported as an error wrapping ErrDecode; the next Pull continues with
 // the message after it.
-func (p *Puller[T]) Pull() (Message[T], bool, error) {
+//
+// A loop that pulls many messages is faster with PullInto.
+func (p *Puller[T]) Pull() (m Message[T], ok bool, err error) {
+	ok, err = p.PullInto(&m)
+	return m, ok, err
+}
+
+// PullInto is Pull writing the message into *m, which it overwrites only
+// when it returns true: m must not hold a message still to be released.
+//
+// It exists for speed. A Message is larger than the registers Go returns
+// values in, so the caller of Pull copies it out of memory that Pull has
+// just written field by field, and the processor cannot forward those
+// narrow stores to the copy's wide loads: the copy waits for them to reach
+// the cache, for a tenth of the cost of a small message in a tight receive
+// loop. PullInto writes the caller's Message in place, once.
+func (p *Puller[T]) PullInto(m *Message[T]) (bool, error) {
 	if err := p.a.usable(); err != nil {
-		return Message[T]{}, false, err
+		return false, err
 	}
 	if p.in.closed {
-		return Message[T]{}, false, fmt.Errorf("%w: puller of channel %d", ErrClosed, p.in.id)
+		return false, fmt.Errorf("%w: puller of channel %d", ErrClosed, p.in.id)
 	}
 	in := p.in
 	if in.n == 0 {
@@ -268,7 +284,7 @@ func (p *Puller[T]) Pull() (Message[T], bool, error) {
 			p.delivered = false
 			p.a.events = append(p.a.events, in.id)
 		}
-		return Message[T]{}, false, nil
+		return false, nil
 	}
 	r := in.q.front()
 	from := r.from
@@ -287,10 +303,11 @@ func (p *Puller[T]) Pull() (Message[T], bool, error) {
 		if !errors.Is(err, ErrDecode) {
 			err = fmt.Errorf("%w: %w", ErrDecode, err)
 		}
-		return Message[T]{}, false, fmt.Errorf("process: channel %d, message %d from worker %d: %w",
+		return false, fmt.Errorf("process: channel %d, message %d from worker %d: %w",
 			h.Channel, h.Seqno, from, err)
 	}
-	return Message[T]{Value: val, view: v, ep: p.a.epochs.pulled()}, true, nil
+	*m = Message[T]{Value: val, view: v, ep: p.a.epochs.pulled()}
+	return true, nil
 }
 
 // Len returns the number of messages waiting in the puller.

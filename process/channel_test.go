@@ -648,3 +648,56 @@ func TestStagedLimitLeavesNothing(t *testing.T) {
 			s.Drops.StagedLimit, s.Staged)
 	}
 }
+
+// TestPullInto checks that PullInto yields what Pull yields, in the same
+// order, with the same decode errors, and writes its Message only when it
+// returns one.
+func TestPullInto(t *testing.T) {
+	as := newGroup(t, 2)
+	raw := allocate(t, as[:1], 1, process.Bytes{})[0]
+	typed := allocate(t, as[1:], 1, process.Uint64{})[0]
+	payloads := [][]byte{{7: 1}, make([]byte, 5), {7: 2}, {7: 3}}
+	for _, p := range payloads {
+		if err := raw.Push(1, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := as[1].Receive(); err != nil {
+		t.Fatal(err)
+	}
+	var got []uint64
+	var errs []error
+	m := process.Message[uint64]{Value: 99}
+	for i := 0; i < len(payloads)+1; i++ {
+		ok, err := typed.Puller.PullInto(&m)
+		switch {
+		case err != nil:
+			errs = append(errs, err)
+		case ok:
+			got = append(got, m.Value)
+			if h := m.Header(); h.Channel != 1 || h.Source != 0 {
+				t.Errorf("message %d: header %+v, want channel 1 from worker 0", i, h)
+			}
+			if err := m.Release(); err != nil {
+				t.Fatal(err)
+			}
+			m.Value = 99
+		default:
+			if m.Value != 99 {
+				t.Errorf("PullInto with nothing to pull wrote %d into the message", m.Value)
+			}
+		}
+	}
+	if !slices.Equal(got, []uint64{1, 2, 3}) {
+		t.Errorf("pulled %v, want [1 2 3]", got)
+	}
+	if len(errs) != 1 || !errors.Is(errs[0], process.ErrDecode) || !mentions(errs[0], 1) {
+		t.Errorf("errors %v, want one ErrDecode naming channel 1 and seqno 1", errs)
+	}
+	if v := slabStats(as[0]).OutstandingViews; v != 0 {
+		t.Errorf("sender has %d outstanding views, want 0", v)
+	}
+	if evs := as[1].DrainEvents(nil); len(evs) != len(payloads)+1 {
+		t.Errorf("events %v, want one per message and one for running dry", evs)
+	}
+}

@@ -22,8 +22,9 @@
 //	a.Close(ctx)                    // done sending: publish everything
 //	for !a.Finished() {             // until every worker closed and all is read
 //		a.Receive()                 // take what peers published, by channel
+//		var m Message[T]
 //		for {
-//			m, ok, err := ch.Puller.Pull()
+//			ok, err := ch.Puller.PullInto(&m) // or m, ok, err := Pull()
 //			if !ok { break }
 //			use(m.Value)
 //			m.Release()             // give the sender its memory back

@@ -116,8 +116,9 @@ func (r *zcommReceiver) drain() error {
 	if err := r.a.Receive(); err != nil {
 		return err
 	}
+	var m process.Message[[]byte]
 	for {
-		m, ok, err := r.ch.Puller.Pull()
+		ok, err := r.ch.Puller.PullInto(&m)
 		if err != nil {
 			return err
 		}

@@ -163,6 +163,7 @@ func ZcommPingPong(park bool) PingPongFunc {
 			}
 			var evs []uint64
 			spin := newSpinner()
+			var m process.Message[[]byte]
 			// await takes the next message, checks it is round trip r's
 			// from the peer, records and releases it.
 			await := func(r int) error {
@@ -170,7 +171,7 @@ func ZcommPingPong(park bool) PingPongFunc {
 					if err := a.Receive(); err != nil {
 						return err
 					}
-					m, ok, err := ch.Puller.Pull()
+					ok, err := ch.Puller.PullInto(&m)
 					if err != nil {
 						return err
 					}
