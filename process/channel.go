@@ -306,7 +306,9 @@ func (p *Puller[T]) PullInto(m *Message[T]) (bool, error) {
 		return false, fmt.Errorf("process: channel %d, message %d from worker %d: %w",
 			h.Channel, h.Seqno, from, err)
 	}
-	*m = Message[T]{Value: val, view: v, ep: p.a.epochs.pulled()}
+	// Field by field: a composite literal would be built on the stack and
+	// copied, with the stall PullInto exists to avoid.
+	m.Value, m.view, m.ep = val, v, p.a.epochs.pulled()
 	return true, nil
 }
 
