@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zcomm-go/zcomm/internal/unsafeutil"
 	"github.com/zcomm-go/zcomm/slab"
 )
 
@@ -705,4 +706,16 @@ func TestReleasedTwice(t *testing.T) {
 	}
 	checkBytes(t, "other view of the buffer", keep, []byte("kept"))
 	release(t, keep)
+}
+
+// TestViewSize pins a View at three words in unchecked builds: every ring
+// slot, queued run and received Message carries one, and an empty stamp
+// placed last would pad each by a word.
+func TestViewSize(t *testing.T) {
+	if slab.Checked {
+		t.Skip("checked views carry a stamp")
+	}
+	if got, want := unsafeutil.Sizeof[slab.View](), 3*unsafeutil.Sizeof[uintptr](); got != want {
+		t.Errorf("a View is %d bytes, want %d", got, want)
+	}
 }

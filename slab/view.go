@@ -82,10 +82,13 @@ func (b *buffer) drop(n int64) error {
 // release exactly one of the copies. A view's bytes stay valid, and are not
 // written again by anyone, until the view is released.
 type View struct {
+	// s comes first: it is empty in unchecked builds, and an empty last
+	// field would pad the struct by a word, which every ring slot, queued
+	// run and Message would carry.
+	s   stamp
 	b   *buffer
 	off int
 	n   int
-	s   stamp
 }
 
 // Bytes returns the view's bytes. The slice is valid until the view is

@@ -24,3 +24,10 @@ type Pad [CacheLineSize]byte
 func Offsetof[B, F any](base *B, field *F) uintptr {
 	return uintptr(unsafe.Pointer(field)) - uintptr(unsafe.Pointer(base))
 }
+
+// Sizeof returns the size in bytes of a value of type T, so that tests can
+// pin the size of structures on the hot path without importing unsafe.
+func Sizeof[T any]() uintptr {
+	var v T
+	return unsafe.Sizeof(v)
+}
