@@ -74,15 +74,18 @@ func BenchmarkLoopback(b *testing.B) {
 }
 
 // BenchmarkPingPong measures the round trip of one 64-byte message between
-// two workers; ns/op is one round trip. The peers that busy-poll run on
-// threads pinned to a CPU each, where scenario.CanPin.
+// two workers; ns/op is one round trip, and p50-ns and p99-ns are the median
+// and 99th percentile of every round trip's time, which each peer measures
+// alike (two clock reads per round trip, included). The peers that busy-poll
+// run on threads pinned to a CPU each, where scenario.CanPin.
 func BenchmarkPingPong(b *testing.B) {
 	b.Run("64B", func(b *testing.B) {
 		for _, p := range scenario.PingPongPeers {
 			b.Run(p.Name, func(b *testing.B) {
 				b.ReportAllocs()
-				res, err := p.Run(scenario.PingPong{RoundTrips: b.N, Ready: b.ResetTimer,
-					Pin: p.Spins})
+				h := scenario.NewLatencyHistogram()
+				res, err := p.Run(scenario.PingPong{RoundTrips: b.N, Latency: h,
+					Ready: b.ResetTimer, Pin: p.Spins})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -90,6 +93,8 @@ func BenchmarkPingPong(b *testing.B) {
 				if err := scenario.VerifyPingPong(res.Tallies, b.N); err != nil {
 					b.Fatal(err)
 				}
+				b.ReportMetric(float64(h.ValueAtQuantile(50)), "p50-ns")
+				b.ReportMetric(float64(h.ValueAtQuantile(99)), "p99-ns")
 			})
 		}
 	})
