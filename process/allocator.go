@@ -178,6 +178,8 @@ type Allocator struct {
 	buzzer *buzzer.Buzzer
 
 	out     []outbound
+	own     *slab.Writer // out[index].w: what this worker writes for itself
+	eager   bool         // cfg.publish == Eager
 	bcast   *slab.Writer
 	brefuse BackpressureError // the broadcast writer's reusable refusal
 	// pressured is set when a push is refused for backpressure and cleared
@@ -227,6 +229,7 @@ func newAllocator(g *group, index int) (*Allocator, error) {
 		}
 		a.out[t].w = w
 	}
+	a.own, a.eager = a.out[index].w, g.cfg.publish == Eager
 	w, err := slab.NewWriter(g.cfg.slab)
 	if err != nil {
 		return nil, fmt.Errorf("process: %w", err)
@@ -307,14 +310,27 @@ func (a *Allocator) checkBudget(o *outbound, t, size int) error {
 }
 
 // commit finishes a frame written into the last reservation for target t.
+//
+// In eager mode a frame for a peer is published at once. A frame for this
+// worker itself is not: only this worker reads it, and only when it calls
+// Receive, which publishes it first. That is as soon as it
+// could be read either way, and it spares each such message a view of its
+// own, with the atomic operation on the buffer's count that a view costs.
 func (a *Allocator) commit(o *outbound, t, size int) error {
 	o.w.Commit(size)
 	o.bytesSent += uint64(size - frameOverhead)
 	o.messagesSent++
-	if a.cfg.publish == Eager {
+	if a.eager && t != a.index {
 		return a.publish(t)
 	}
 	return nil
+}
+
+// ownPending reports whether this worker has, in eager mode, pushed to
+// itself what it has not yet received: frames committed but not yet
+// published, or published and not yet received.
+func (a *Allocator) ownPending() bool {
+	return len(a.local) > 0 || (a.eager && a.own.Pending() > 0)
 }
 
 // publish makes everything written for target t visible to it, as far as
@@ -494,6 +510,9 @@ func (a *Allocator) Receive() error {
 		if err := a.split(peer, v, a.ends, len(a.ends)); err != nil && first == nil {
 			first = err
 		}
+	}
+	if a.eager && a.own.Pending() > 0 {
+		_ = a.publish(a.index) // see commit; publishing to oneself cannot fail
 	}
 	for i, l := range a.local {
 		a.ends = append(a.ends[:0], l.v.Len())
@@ -690,7 +709,8 @@ func (a *Allocator) AwaitEvents(timeout time.Duration) error {
 		timeout = backlogPoll
 	}
 	a.buzzer.Prepare()
-	if a.ring.Ready() || len(a.local) > 0 || a.g.closed.Load() != a.seenClose || a.g.poisoned() != nil {
+	if a.ring.Ready() || a.ownPending() || a.g.closed.Load() != a.seenClose ||
+		a.g.poisoned() != nil {
 		a.buzzer.Cancel()
 	} else {
 		a.epochs.end() // messages pulled after a sleep start a new epoch
@@ -778,9 +798,11 @@ func (a *Allocator) drainUntilAllClosed() {
 // everything: nothing is left in its ring or its channels.
 func (a *Allocator) Finished() bool {
 	// Each worker pushes everything before it counts itself closed, so once
-	// the count is complete an empty ring stays empty.
+	// the count is complete an empty ring stays empty. Its own writer holds
+	// nothing unpublished after Close but what an eager worker wrote for
+	// itself (see commit), so the check need not ask which mode it is in.
 	return a.g.closed.Load() == int64(a.peers) && a.ring.Len() == 0 && len(a.local) == 0 &&
-		a.queued == 0
+		a.own.Pending() == 0 && a.queued == 0
 }
 
 // Poison marks the whole group as failed with cause: every later call of

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/zcomm-go/zcomm/process"
 	"github.com/zcomm-go/zcomm/slab"
@@ -513,9 +514,11 @@ func TestReleaseElsewhere(t *testing.T) {
 }
 
 // TestSelfMessages checks what a worker sends itself, which bypasses its
-// ring: in both publishing modes it arrives at the next Receive, in order with
-// the worker's broadcasts, wakes AwaitEvents, holds Finished back until
-// pulled, and is released by Shutdown when never received.
+// ring: in both publishing modes it arrives at the next Receive after it is
+// published (in eager mode at once, even though it is published only when
+// Receive looks), in order with the worker's broadcasts, wakes AwaitEvents,
+// holds Finished back until pulled, and is released by Shutdown when never
+// received.
 func TestSelfMessages(t *testing.T) {
 	watchdog(t)
 	for _, mode := range []process.Publish{process.Eager, process.Batched} {
@@ -565,6 +568,55 @@ func TestSelfMessages(t *testing.T) {
 			}
 			if got := a.Stats().Peers[0].MessagesReceived; got != uint64(len(want)) {
 				t.Errorf("MessagesReceived from itself %d, want %d", got, len(want))
+			}
+
+			// Pushed to itself and never released: an eager worker still
+			// wakes for it and receives it, and is not Finished before; a
+			// batched one waits for Release, as for any target.
+			b := newGroup(t, 1, process.WithPublish(mode))[0]
+			bch, err := process.Allocate(b, 1, process.Uint64{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := uint64(0); i < 3; i++ {
+				if err := bch.Push(0, i); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if mode == process.Eager {
+				if err := b.AwaitEvents(time.Hour); err != nil { // returns at once
+					t.Fatal(err)
+				}
+				if err := b.Receive(); err != nil {
+					t.Fatal(err)
+				}
+				if n := bch.Puller.Len(); n != 3 {
+					t.Errorf("eager: %d messages after Receive, want 3", n)
+				}
+			} else {
+				if err := b.Receive(); err != nil {
+					t.Fatal(err)
+				}
+				if n := bch.Puller.Len(); n != 0 {
+					t.Errorf("batched: %d messages before Release, want 0", n)
+				}
+			}
+			if err := bch.Push(0, 3); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.Close(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if b.Finished() {
+				t.Error("Finished with a message to itself neither received nor pulled")
+			}
+			ms = receiveAll(t, b, bch.Puller)
+			if got := values(ms); !slices.Equal(got, []uint64{0, 1, 2, 3}) {
+				t.Errorf("received %v from itself, want [0 1 2 3]", got)
+			}
+			releaseAll(t, ms)
+			if !b.Finished() {
+				t.Error("not Finished after pulling everything it sent itself")
 			}
 
 			// Published to itself and never received: Shutdown releases it.
