@@ -22,3 +22,14 @@ func SlotValues[T any](r *Ring[T]) []T {
 	}
 	return out
 }
+
+// Claim takes the next position as a producer would, without filling it,
+// and returns a function that fills it: a test holds that function to play
+// a producer stalled between its claim and its write.
+func Claim[T any](r *Ring[T], producer int, v T) (fill func(), err error) {
+	t, err := r.claim()
+	if err != nil {
+		return nil, err
+	}
+	return func() { r.fill(t, producer, v) }, nil
+}

@@ -62,7 +62,9 @@ type Ring[T any] struct {
 
 	// tail is the next position to claim, in steps of two, with closedBit set
 	// once the ring is closed. Producers compare-and-swap it to claim; Close
-	// sets the bit with a compare-and-swap. Read by everyone.
+	// and Poison set the bit with a compare-and-swap. Read by everyone; a
+	// successful claim of p hands the claiming producer the slot of p, to
+	// write and then publish through its seq.
 	tail atomic.Uint64
 	// seenHead is a copy of head that producers keep beside tail, so that a
 	// push reads no line the consumer writes unless the ring looks full. A
@@ -81,8 +83,9 @@ type Ring[T any] struct {
 	head atomic.Uint64
 	_    unsafeutil.Pad
 
-	// poisoned is set once by Poison, from any goroutine, and read by Push
-	// after it finds the ring closed, to tell which error to answer.
+	// poisoned is set once by Poison, from any goroutine, before Poison
+	// closes the tail; read by Push after it finds the ring closed, to tell
+	// which error to answer, and by Poisoned. It hands nothing over.
 	poisoned atomic.Bool
 
 	// Read-only after New.
@@ -133,10 +136,21 @@ func (r *Ring[T]) Len() int {
 // Push stores v at the tail of the ring, recording producer as its sender.
 // It never blocks. On error the ring did not take v.
 func (r *Ring[T]) Push(producer int, v T) error {
+	t, err := r.claim()
+	if err != nil {
+		return err
+	}
+	r.fill(t, producer, v)
+	return nil
+}
+
+// claim takes the next position for the calling producer, which must then
+// fill it. It fails with ErrFull, ErrClosed or ErrPoisoned.
+func (r *Ring[T]) claim() (uint64, error) {
 	t := r.tail.Load()
 	for {
 		if t&closedBit != 0 {
-			return r.closedErr()
+			return 0, r.closedErr()
 		}
 		// Position t reuses the slot of t-2n, which is free once head has
 		// passed it. seenHead is a lower bound of head, so t-seenHead < 2n
@@ -150,22 +164,26 @@ func (r *Ring[T]) Push(producer int, v T) error {
 					t = nt
 					continue
 				}
-				return ErrFull
+				return 0, ErrFull
 			}
 			r.seenHead.Store(h)
 		}
-		// Claim t; on failure another producer (or Close) moved the tail
-		// and we look again.
-		if !r.tail.CompareAndSwap(t, t+2) {
-			t = r.tail.Load()
-			continue
+		// On failure another producer (or Close) moved the tail and we look
+		// again.
+		if r.tail.CompareAndSwap(t, t+2) {
+			return t, nil
 		}
-		s := &r.slots[r.index(t)]
-		s.producer = producer
-		s.value = v
-		s.seq.Store(t + 1) // publish: the consumer may now take it
-		return nil
+		t = r.tail.Load()
 	}
+}
+
+// fill writes the value for position t, which the caller claimed, and
+// publishes it: the consumer may take it from the seq store on.
+func (r *Ring[T]) fill(t uint64, producer int, v T) {
+	s := &r.slots[r.index(t)]
+	s.producer = producer
+	s.value = v
+	s.seq.Store(t + 1)
 }
 
 func (r *Ring[T]) closedErr() error {
@@ -199,7 +217,7 @@ func (r *Ring[T]) Drain(dst []Entry[T]) []Entry[T] {
 			break
 		}
 		dst = append(dst, Entry[T]{Producer: s.producer, Value: s.value})
-		s.value = zero
+		s.producer, s.value = 0, zero
 		h += 2
 		if (h-start)%(2*handBack) == 0 {
 			r.head.Store(h) // hand back a stretch while the drain goes on

@@ -551,3 +551,83 @@ func TestDrainTakesOneLap(t *testing.T) {
 	}
 	startWatchdog(t).run(fns...)
 }
+
+// TestStalledProducer plays a producer that has claimed a position and not
+// yet written it: the consumer must not pass it or see anything after it,
+// producers behind it may fill the rest of the ring but not lap it, and Close
+// waits for it; once it writes, everything arrives in order.
+func TestStalledProducer(t *testing.T) {
+	w := startWatchdog(t)
+	r := mustNewAt[int](t, 4, math.MaxUint64-3) // across the wrap
+	fill, err := ring.Claim(r, 7, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < 4; i++ {
+		if err := r.Push(1, 100+i); err != nil {
+			t.Fatalf("push %d behind the stalled producer: %v", i, err)
+		}
+	}
+	if err := r.Push(1, 104); !errors.Is(err, ring.ErrFull) {
+		t.Fatalf("push into a ring held by a stalled producer = %v, want ErrFull", err)
+	}
+	if r.Ready() || r.Len() != 4 {
+		t.Fatalf("Ready %v, Len %d with the head position unwritten, want false and 4",
+			r.Ready(), r.Len())
+	}
+	if got := r.Drain(nil); len(got) != 0 {
+		t.Fatalf("Drain passed an unwritten position: %v", got)
+	}
+	if err := r.Push(1, 104); !errors.Is(err, ring.ErrFull) {
+		t.Fatalf("push after an empty drain = %v, want ErrFull", err)
+	}
+
+	fill()
+	want := []ring.Entry[int]{{7, 100}, {1, 101}, {1, 102}, {1, 103}}
+	if got := r.Drain(nil); !slices.Equal(got, want) {
+		t.Fatalf("Drain = %v, want %v", got, want)
+	}
+
+	// Close waits for a position claimed before it.
+	fill, err = ring.Claim(r, 7, 200)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Push(1, 201); err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan []ring.Entry[int])
+	go func() { closed <- r.Close(nil) }()
+	w.run(func() {
+		// The close is under way once pushes are refused; it cannot be done
+		// while position 200 is unwritten. Pushes before that are taken
+		// while there is room.
+		want := []ring.Entry[int]{{7, 200}, {1, 201}}
+		for v := 202; ; v++ {
+			err := r.Push(1, v)
+			if errors.Is(err, ring.ErrClosed) {
+				break
+			}
+			if errors.Is(err, ring.ErrFull) { // held by the stalled producer
+				runtime.Gosched()
+				continue
+			}
+			if err != nil {
+				t.Errorf("push while closing: %v", err)
+				return
+			}
+			want = append(want, ring.Entry[int]{Producer: 1, Value: v})
+			runtime.Gosched()
+		}
+		select {
+		case got := <-closed:
+			t.Errorf("Close returned %v before the stalled producer wrote", got)
+			return
+		default:
+		}
+		fill()
+		if got := <-closed; !slices.Equal(got, want) {
+			t.Errorf("Close handed back %v, want %v", got, want)
+		}
+	})
+}

@@ -13,14 +13,15 @@ import (
 	"github.com/zcomm-go/zcomm/ring"
 )
 
-// scaled returns full, divided by 10 under -short and by 4 under the race
-// detector, which slows these tests several times over.
+// scaled returns full, divided by 10 under -short, and by 40 under -short
+// with the race detector, which slows these tests several times over. Without
+// -short the sizes are full, with the race detector or without.
 func scaled(full int) int {
 	if testing.Short() {
 		full /= 10
-	}
-	if raceEnabled {
-		full /= 4
+		if raceEnabled {
+			full /= 4
+		}
 	}
 	return full
 }
@@ -252,7 +253,7 @@ func TestBuzzerHandoff(t *testing.T) {
 // exactly once as drained, handed back by Close, or refused.
 func TestCloseRace(t *testing.T) {
 	rounds := 1000
-	if testing.Short() || raceEnabled {
+	if testing.Short() {
 		rounds = 100
 	}
 	seed := rand.Uint64()
