@@ -32,7 +32,8 @@ const (
 	// against 10 µs and more), which suits workers that each own a core and
 	// are locked to their thread: choose Futex for those. The goroutine path
 	// also never holds a processor while asleep, which matters when workers
-	// outnumber GOMAXPROCS. The benchmarks in benchmarks/micro measure both.
+	// outnumber GOMAXPROCS. This package's BenchmarkPingPong measures the
+	// round trip, and BenchmarkWake in benchmarks/micro the wake latency.
 	Auto Mode = iota
 	// Goroutine parks the goroutine on a channel. Available everywhere; best
 	// when workers outnumber GOMAXPROCS.

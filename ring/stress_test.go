@@ -186,19 +186,26 @@ func stress(t *testing.T, slots int, start uint64, producers, count int) {
 
 // TestBuzzerHandoff runs a producer against a consumer that sleeps on a
 // buzzer whenever its two-slot ring is empty. It checks that no wake-up is
-// lost: the consumer receives every record and the test finishes.
+// lost: the consumer receives every record and the test finishes. The
+// buzzer spins before it parks where the consumer has a core to itself,
+// which may catch every wake, so one case turns spinning off to make sure
+// the consumer really parks.
 func TestBuzzerHandoff(t *testing.T) {
 	count := scaled(1_000_000)
-	for _, mode := range []buzzer.Mode{buzzer.Auto, buzzer.Futex} {
-		t.Run(mode.String(), func(t *testing.T) {
-			count := count
-			if mode == buzzer.Futex {
-				// Every futex sleep and wake is a system call; a tenth of
-				// the records exercise the path as well.
-				count /= 10
-			}
+	for _, tc := range []struct {
+		name string
+		cfg  buzzer.Config
+		div  int // every futex sleep and wake is a system call: fewer records
+	}{
+		{"auto", buzzer.Config{Mode: buzzer.Auto, Sleepers: 1}, 1},
+		{"goroutine-no-spin", buzzer.Config{Mode: buzzer.Goroutine, Spin: -1}, 1},
+		{"futex", buzzer.Config{Mode: buzzer.Futex, Sleepers: 1}, 10},
+		{"futex-no-spin", buzzer.Config{Mode: buzzer.Futex, Spin: -1}, 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			count := count / tc.div
 			r := mustNew[int](t, 2)
-			b := buzzer.New(buzzer.Config{Mode: mode, Sleepers: 1})
+			b := buzzer.New(tc.cfg)
 			var abort atomic.Bool
 			producer := func() {
 				for i := 0; i < count && !abort.Load(); i++ {
