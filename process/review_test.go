@@ -334,6 +334,7 @@ func TestReviewOrderTinyRing(t *testing.T) {
 										return err
 									}
 									_ = a.Release()
+									runtime.Gosched() // let the target run
 								}
 							}
 							useq++
@@ -348,6 +349,7 @@ func TestReviewOrderTinyRing(t *testing.T) {
 							return err
 						}
 						_ = a.Release()
+						runtime.Gosched() // let the targets run
 					}
 					if i%16 == 0 {
 						if err := a.Release(); err != nil {
