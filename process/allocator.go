@@ -313,9 +313,9 @@ func (a *Allocator) checkBudget(o *outbound, t, size int) error {
 //
 // In eager mode a frame for a peer is published at once. A frame for this
 // worker itself is not: only this worker reads it, and only when it calls
-// Receive, which publishes it first. That is as soon as it
-// could be read either way, and it spares each such message a view of its
-// own, with the atomic operation on the buffer's count that a view costs.
+// Receive, which publishes it first. That is as soon as it could be read
+// either way, and it spares each such message a view of its own, with the
+// atomic operation on the buffer's count that a view costs.
 func (a *Allocator) commit(o *outbound, t, size int) error {
 	o.w.Commit(size)
 	o.bytesSent += uint64(size - frameOverhead)
