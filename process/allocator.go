@@ -178,8 +178,7 @@ type Allocator struct {
 	buzzer *buzzer.Buzzer
 
 	out     []outbound
-	own     *slab.Writer // out[index].w: what this worker writes for itself
-	eager   bool         // cfg.publish == Eager
+	own     *slab.Writer // out[index].w, one load away, for Finished to stay inlinable
 	bcast   *slab.Writer
 	brefuse BackpressureError // the broadcast writer's reusable refusal
 	// pressured is set when a push is refused for backpressure and cleared
@@ -229,7 +228,7 @@ func newAllocator(g *group, index int) (*Allocator, error) {
 		}
 		a.out[t].w = w
 	}
-	a.own, a.eager = a.out[index].w, g.cfg.publish == Eager
+	a.own = a.out[index].w
 	w, err := slab.NewWriter(g.cfg.slab)
 	if err != nil {
 		return nil, fmt.Errorf("process: %w", err)
@@ -320,7 +319,7 @@ func (a *Allocator) commit(o *outbound, t, size int) error {
 	o.w.Commit(size)
 	o.bytesSent += uint64(size - frameOverhead)
 	o.messagesSent++
-	if a.eager && t != a.index {
+	if a.cfg.publish == Eager && t != a.index {
 		return a.publish(t)
 	}
 	return nil
@@ -330,7 +329,7 @@ func (a *Allocator) commit(o *outbound, t, size int) error {
 // itself what it has not yet received: frames committed but not yet
 // published, or published and not yet received.
 func (a *Allocator) ownPending() bool {
-	return len(a.local) > 0 || (a.eager && a.own.Pending() > 0)
+	return len(a.local) > 0 || (a.cfg.publish == Eager && a.own.Pending() > 0)
 }
 
 // publish makes everything written for target t visible to it, as far as
@@ -511,7 +510,7 @@ func (a *Allocator) Receive() error {
 			first = err
 		}
 	}
-	if a.eager && a.own.Pending() > 0 {
+	if a.cfg.publish == Eager && a.own.Pending() > 0 {
 		_ = a.publish(a.index) // see commit; publishing to oneself cannot fail
 	}
 	for i, l := range a.local {

@@ -586,17 +586,7 @@ func TestPublishModes(t *testing.T) {
 // reported with ErrDecode, released, and skipped: the next Pull goes on with
 // the message after it.
 func TestDecodeError(t *testing.T) {
-	as := newGroup(t, 2)
-	raw := allocate(t, as[:1], 1, process.Bytes{})[0]
-	typed := allocate(t, as[1:], 1, process.Uint64{})[0]
-	for _, p := range [][]byte{make([]byte, 8), make([]byte, 5), {7: 9}} {
-		if err := raw.Push(1, p); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := as[1].Receive(); err != nil {
-		t.Fatal(err)
-	}
+	as, typed := rawToTyped(t, [][]byte{make([]byte, 8), make([]byte, 5), {7: 9}})
 	var got []uint64
 	var errs []error
 	for i := 0; i < 4; i++ {
@@ -653,18 +643,8 @@ func TestStagedLimitLeavesNothing(t *testing.T) {
 // order, with the same decode errors, and writes its Message only when it
 // returns one.
 func TestPullInto(t *testing.T) {
-	as := newGroup(t, 2)
-	raw := allocate(t, as[:1], 1, process.Bytes{})[0]
-	typed := allocate(t, as[1:], 1, process.Uint64{})[0]
 	payloads := [][]byte{{7: 1}, make([]byte, 5), {7: 2}, {7: 3}}
-	for _, p := range payloads {
-		if err := raw.Push(1, p); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := as[1].Receive(); err != nil {
-		t.Fatal(err)
-	}
+	as, typed := rawToTyped(t, payloads)
 	var got []uint64
 	var errs []error
 	m := process.Message[uint64]{Value: 99}
@@ -700,4 +680,24 @@ func TestPullInto(t *testing.T) {
 	if evs := as[1].DrainEvents(nil); len(evs) != len(payloads)+1 {
 		t.Errorf("events %v, want one per message and one for running dry", evs)
 	}
+}
+
+// rawToTyped pushes payloads from worker 0, which writes channel 1 as raw
+// bytes, to worker 1, which reads channel 1 as uint64s, and has worker 1
+// receive them. It returns the two workers and worker 1's channel.
+func rawToTyped(t *testing.T, payloads [][]byte) ([]*process.Allocator,
+	*process.Channel[uint64]) {
+	t.Helper()
+	as := newGroup(t, 2)
+	raw := allocate(t, as[:1], 1, process.Bytes{})[0]
+	typed := allocate(t, as[1:], 1, process.Uint64{})[0]
+	for _, p := range payloads {
+		if err := raw.Push(1, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := as[1].Receive(); err != nil {
+		t.Fatal(err)
+	}
+	return as, typed
 }

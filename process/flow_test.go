@@ -573,33 +573,19 @@ func TestSelfMessages(t *testing.T) {
 			// Pushed to itself and never released: an eager worker still
 			// wakes for it and receives it, and is not Finished before; a
 			// batched one waits for Release, as for any target.
-			b := newGroup(t, 1, process.WithPublish(mode))[0]
-			bch, err := process.Allocate(b, 1, process.Uint64{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for i := uint64(0); i < 3; i++ {
-				if err := bch.Push(0, i); err != nil {
-					t.Fatal(err)
-				}
-			}
+			b, bch := pushToSelf(t, mode, 3)
+			visible := 0
 			if mode == process.Eager {
+				visible = 3
 				if err := b.AwaitEvents(time.Hour); err != nil { // returns at once
 					t.Fatal(err)
 				}
-				if err := b.Receive(); err != nil {
-					t.Fatal(err)
-				}
-				if n := bch.Puller.Len(); n != 3 {
-					t.Errorf("eager: %d messages after Receive, want 3", n)
-				}
-			} else {
-				if err := b.Receive(); err != nil {
-					t.Fatal(err)
-				}
-				if n := bch.Puller.Len(); n != 0 {
-					t.Errorf("batched: %d messages before Release, want 0", n)
-				}
+			}
+			if err := b.Receive(); err != nil {
+				t.Fatal(err)
+			}
+			if n := bch.Puller.Len(); n != visible {
+				t.Errorf("%d messages after Receive, before Release; want %d", n, visible)
 			}
 			if err := bch.Push(0, 3); err != nil {
 				t.Fatal(err)
@@ -620,16 +606,7 @@ func TestSelfMessages(t *testing.T) {
 			}
 
 			// Published to itself and never received: Shutdown releases it.
-			solo := newGroup(t, 1, process.WithPublish(mode))[0]
-			ch, err := process.Allocate(solo, 1, process.Uint64{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for i := uint64(0); i < 5; i++ {
-				if err := ch.Push(0, i); err != nil {
-					t.Fatal(err)
-				}
-			}
+			solo, _ := pushToSelf(t, mode, 5)
 			if err := solo.Release(); err != nil {
 				t.Fatal(err)
 			}
@@ -642,4 +619,22 @@ func TestSelfMessages(t *testing.T) {
 			}
 		})
 	}
+}
+
+// pushToSelf makes a group of one worker in the given mode and has it push
+// the values 0 to n-1 to itself on channel 1.
+func pushToSelf(t *testing.T, mode process.Publish, n int) (*process.Allocator,
+	*process.Channel[uint64]) {
+	t.Helper()
+	a := newGroup(t, 1, process.WithPublish(mode))[0]
+	ch, err := process.Allocate(a, 1, process.Uint64{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range uint64(n) {
+		if err := ch.Push(0, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return a, ch
 }
