@@ -151,3 +151,45 @@ func FuzzCheck(f *testing.F) {
 		}
 	})
 }
+
+// FuzzReadFrame checks ReadFrame against Read followed by Check of all the
+// bytes given: the same header, the same frame size, and an error wrapping
+// the same sentinel.
+func FuzzReadFrame(f *testing.F) {
+	for _, tc := range checkCases {
+		h := tc.hdr
+		f.Add(h.Append(make([]byte, 0, header.Size+64)), tc.maxLength, tc.reader, tc.peers)
+	}
+	for _, raw := range vectorHeaders() {
+		h, _ := header.Decode(raw)
+		frame := append(append([]byte{}, raw...), make([]byte, min(h.Length, 256))...)
+		f.Add(frame, h.Length, h.TargetLower, h.Source+1)
+	}
+	f.Add([]byte{}, uint64(0), uint64(0), uint64(1))
+	f.Fuzz(func(t *testing.T, data []byte, maxLength, reader, peers uint64) {
+		var got header.Header
+		n, err := got.ReadFrame(data, maxLength, reader, peers)
+
+		var want header.Header
+		wantN, wantErr := 0, want.Read(data)
+		if wantErr == nil {
+			wantN, wantErr = want.Check(len(data), maxLength, reader, peers)
+		}
+		if n != wantN || (err == nil) != (wantErr == nil) {
+			t.Fatalf("ReadFrame(%x, max %d, reader %d, peers %d) = %d, %v; "+
+				"Read and Check give %d, %v", data, maxLength, reader, peers, n, err, wantN, wantErr)
+		}
+		if err == nil {
+			if got != want {
+				t.Fatalf("ReadFrame read %v, Read reads %v", got, want)
+			}
+			return
+		}
+		for _, sentinel := range []error{header.ErrTruncated, header.ErrLength,
+			header.ErrTarget, header.ErrSource} {
+			if errors.Is(err, sentinel) != errors.Is(wantErr, sentinel) {
+				t.Fatalf("ReadFrame error %v, Read and Check give %v", err, wantErr)
+			}
+		}
+	})
+}

@@ -74,8 +74,15 @@ func Decode(src []byte) (h Header, err error) {
 // 48-byte value, which the compiler copies through the stack.
 func (h *Header) Read(src []byte) error {
 	if len(src) < Size {
-		return fmt.Errorf("%w: %d bytes, need %d", ErrTruncated, len(src), Size)
+		return truncated(len(src))
 	}
+	h.load(src)
+	return nil
+}
+
+// load decodes the header at the front of src, which holds at least Size
+// bytes.
+func (h *Header) load(src []byte) {
 	_ = src[Size-1]
 	h.Channel = binary.BigEndian.Uint64(src[0:8])
 	h.Source = binary.BigEndian.Uint64(src[8:16])
@@ -83,7 +90,30 @@ func (h *Header) Read(src []byte) error {
 	h.TargetUpper = binary.BigEndian.Uint64(src[24:32])
 	h.Length = binary.BigEndian.Uint64(src[32:40])
 	h.Seqno = binary.BigEndian.Uint64(src[40:48])
-	return nil
+}
+
+// truncated is the error for a header cut short at n bytes.
+func truncated(n int) error {
+	return fmt.Errorf("%w: %d bytes, need %d", ErrTruncated, n, Size)
+}
+
+// ReadFrame reads the header at the front of src into h, as Read does, and
+// checks it as Check does with avail = len(src): it returns the size of a
+// frame that fits in src, or the error Read or Check would. It is for a
+// reader walking a buffer frame by frame: one call per frame, with the
+// common case decided before any error is formatted.
+func (h *Header) ReadFrame(src []byte, maxLength, reader, peers uint64) (int, error) {
+	if len(src) < Size {
+		return 0, truncated(len(src))
+	}
+	h.load(src)
+	// TargetLower <= reader < TargetUpper implies a non-empty range, and
+	// Length <= len(src)-Size keeps the frame size from overflowing.
+	if h.Length <= maxLength && h.Length <= uint64(len(src)-Size) &&
+		h.TargetLower <= reader && reader < h.TargetUpper && h.Source < peers {
+		return Size + int(h.Length), nil
+	}
+	return h.Check(len(src), maxLength, reader, peers)
 }
 
 // PeekLength returns the Length field of the header at the front of src

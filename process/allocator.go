@@ -139,9 +139,8 @@ func (r *received) next() (slab.View, bool) {
 		*r = received{}
 		return v, true
 	}
-	size := frameSize(r.v.Bytes())
-	v := r.v.Slice(0, size)
-	r.v = r.v.Slice(size, r.v.Len()-size)
+	v, rest := r.v.Cut(frameSize(r.v.Bytes()))
+	r.v = rest
 	r.n--
 	return v, false
 }
@@ -247,14 +246,23 @@ func (a *Allocator) Peers() int { return a.peers }
 func (a *Allocator) Publish() Publish { return a.cfg.publish }
 
 // usable reports why the allocator cannot send or receive, if it cannot.
+// Every push and pull asks, so the common answer is small enough to inline:
+// one load of the shared poison word, which nobody writes until the group
+// fails, and one of a field of the worker's own.
 func (a *Allocator) usable() error {
+	if a.g.poison.Load() == nil && !a.freed {
+		return nil
+	}
+	return a.unusable()
+}
+
+// unusable is usable's answer once the group is poisoned or this worker was
+// shut down.
+func (a *Allocator) unusable() error {
 	if err := a.g.poisoned(); err != nil {
 		return err
 	}
-	if a.freed {
-		return fmt.Errorf("%w: worker %d was shut down", ErrClosed, a.index)
-	}
-	return nil
+	return fmt.Errorf("%w: worker %d was shut down", ErrClosed, a.index)
 }
 
 // ---- sending ---------------------------------------------------------------
@@ -540,12 +548,8 @@ func (a *Allocator) split(peer int, v slab.View, ends []int, refs int) error {
 		entry := data[start:end]
 		off := 0
 		for off < len(entry) {
-			derr := h.Read(entry[off:])
-			n := 0
-			if derr == nil {
-				n, derr = h.Check(len(entry)-off, uint64(a.cfg.maxPayload), uint64(a.index),
-					uint64(a.peers))
-			}
+			n, derr := h.ReadFrame(entry[off:], uint64(a.cfg.maxPayload), uint64(a.index),
+				uint64(a.peers))
 			if derr != nil {
 				if err == nil {
 					err = fmt.Errorf("%w: from worker %d at offset %d of %d: %w",

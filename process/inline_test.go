@@ -23,6 +23,7 @@ var hotInlined = map[string][]string{
 		"View.Bytes",
 		"View.Len",
 		"View.Slice",
+		"View.Cut",
 		"View.Join",
 		"View.Acquire",
 		"View.Release",
@@ -37,6 +38,7 @@ var hotInlined = map[string][]string{
 		"(*Buzzer).Cancel",
 	},
 	"process": {
+		"(*Allocator).usable",
 		"frameSize",
 		"Owner",
 		"(*epochs).pulled",

@@ -295,6 +295,55 @@ func TestSliceAcquire(t *testing.T) {
 	release(t, u)
 }
 
+func TestCut(t *testing.T) {
+	w := newWriter(t, slab.Config{BufferSize: 64})
+	defer w.Close()
+	msg := []byte("aaabbbbcc")
+
+	// Walk one view from the front, as a reader walks frames: v's own
+	// reference goes to the first part, the other two are acquired.
+	v := send(t, w, msg)
+	v.Acquire(2)
+	var parts []slab.View
+	rest := v
+	for _, n := range []int{3, 4, 2} {
+		var head slab.View
+		head, rest = rest.Cut(n)
+		parts = append(parts, head)
+	}
+	if rest.Len() != 0 || !rest.SameBuffer(v) {
+		t.Errorf("after three cuts the rest has %d bytes (same buffer: %v), want 0 of v's",
+			rest.Len(), rest.SameBuffer(v))
+	}
+	for i, want := range []string{"aaa", "bbbb", "cc"} {
+		checkBytes(t, fmt.Sprintf("part %d", i), parts[i], []byte(want))
+	}
+	if k := outstanding(w); k != 3 {
+		t.Errorf("OutstandingViews after cutting = %d, want 3", k)
+	}
+	for _, p := range parts {
+		release(t, p)
+	}
+	if k := outstanding(w); k != 0 {
+		t.Errorf("OutstandingViews after releasing the parts = %d, want 0", k)
+	}
+
+	u := send(t, w, msg)
+	for _, n := range []int{-1, 10} {
+		mustPanic(t, fmt.Sprintf("Cut(%d)", n), func() { u.Cut(n) })
+	}
+	head, tail := u.Cut(0)
+	checkBytes(t, "empty head", head, []byte{})
+	checkBytes(t, "whole tail", tail, msg)
+	head, tail = u.Cut(len(msg))
+	checkBytes(t, "whole head", head, msg)
+	checkBytes(t, "empty tail", tail, []byte{})
+	release(t, u)
+	if h, r := (slab.View{}).Cut(0); !h.IsZero() || !r.IsZero() {
+		t.Error("cutting the zero View gave a non-zero view")
+	}
+}
+
 func TestRetainRelease(t *testing.T) {
 	w := newWriter(t, slab.Config{BufferSize: 64})
 	defer w.Close()

@@ -142,6 +142,23 @@ func (v View) Slice(off, n int) View {
 	return v.slice(off, n, 1)
 }
 
+// Cut returns views of v's first n bytes and of the rest. Like Slice's, they
+// share v's buffer and hold no reference of their own: v's references are the
+// caller's to hand to them. It is two Slices for the price of one bounds
+// check, for a reader that walks a view from the front. It panics if n is
+// outside [0, v.Len()].
+func (v View) Cut(n int) (head, tail View) {
+	if uint(n) > uint(v.n) {
+		panic(windowError{0, n, v.n})
+	}
+	if v.b == nil {
+		return View{}, View{}
+	}
+	v.s.use()
+	return View{b: v.b, off: v.off, n: n, s: newStamp(1)},
+		View{b: v.b, off: v.off + n, n: v.n - n, s: newStamp(1)}
+}
+
 // windowError is Slice's panic value for a window [off, off+n) outside a
 // view of size bytes. A value, not a formatted string, keeps Slice small
 // enough to inline.
