@@ -156,10 +156,11 @@ func (r *received) release() int {
 	return n
 }
 
-// frameRef locates one frame within a received view.
-type frameRef struct {
-	off, n  int
-	channel uint64
+// frameRun locates a run of n frames of one channel within a received view:
+// bytes [off, end).
+type frameRun struct {
+	off, end, n int
+	channel     uint64
 }
 
 // Allocator is one worker's endpoint: it allocates channels, publishes what
@@ -187,7 +188,7 @@ type Allocator struct {
 	freed     bool
 
 	drained   []ring.Entry[slab.View]
-	frames    []frameRef
+	runs      []frameRun
 	ends      []int      // where each ring entry joined into one view ends
 	local     []localRun // published to this worker by itself, not yet received
 	inboxes   map[uint64]*inbox
@@ -538,57 +539,60 @@ func (a *Allocator) Receive() error {
 // not parse drops the rest of its entry only. Each frame needs a reference:
 // the view's pass to the first frames and the rest are acquired together, so
 // splitting costs at most one atomic operation per view, not one per message.
+//
+// Runs are gathered while parsing, so a batch of one channel costs one
+// comparison per frame beyond its header, and no list of frames.
 func (a *Allocator) split(peer int, v slab.View, ends []int, refs int) error {
 	data := v.Bytes()
-	frames := a.frames[:0]
+	runs := a.runs[:0]
+	maxLen, reader, peers := uint64(a.cfg.maxPayload), uint64(a.index), uint64(a.peers)
+	frames := 0
 	var err error
 	var h header.Header
 	start := 0
 	for _, end := range ends {
-		entry := data[start:end]
-		off := 0
-		for off < len(entry) {
-			n, derr := h.ReadFrame(entry[off:], uint64(a.cfg.maxPayload), uint64(a.index),
-				uint64(a.peers))
+		for off := start; off < end; {
+			n, derr := h.ReadFrame(data[off:end], maxLen, reader, peers)
 			if derr != nil {
 				if err == nil {
 					err = fmt.Errorf("%w: from worker %d at offset %d of %d: %w",
-						ErrBadFrame, peer, off, len(entry), derr)
+						ErrBadFrame, peer, off-start, end-start, derr)
 				}
 				a.drops.BadFrames++
-				a.drops.BadFrameBytes += uint64(len(entry) - off)
+				a.drops.BadFrameBytes += uint64(end - off)
 				break
 			}
-			frames = append(frames, frameRef{off: start + off, n: n, channel: h.Channel})
+			// A run is the longest stretch of contiguous frames of one
+			// channel: a dropped stretch ends one.
+			if k := len(runs) - 1; k >= 0 && runs[k].channel == h.Channel && runs[k].end == off {
+				runs[k].end += n
+				runs[k].n++
+			} else {
+				runs = append(runs, frameRun{off: off, end: off + n, n: 1, channel: h.Channel})
+			}
+			frames++
 			off += n
 		}
 		start = end
 	}
-	a.frames = frames
-	if extra := refs - len(frames); extra > 0 {
+	a.runs = runs
+	if extra := refs - frames; extra > 0 {
 		// Frames were dropped: give up the references they would have had.
 		releaseRefs(v, extra)
 	} else {
 		v.Acquire(-extra)
 	}
-	if len(frames) == 0 {
+	if frames == 0 {
 		return err
 	}
 	pr := &a.received[peer]
-	pr.messages += uint64(len(frames))
-	for i := 0; i < len(frames); {
-		// A run is the longest stretch of frames of one channel.
-		first, end := frames[i], frames[i].off+frames[i].n
-		j := i + 1
-		for ; j < len(frames) && frames[j].channel == first.channel && frames[j].off == end; j++ {
-			end = frames[j].off + frames[j].n
-		}
-		pr.bytes += uint64(end - first.off - (j-i)*frameOverhead)
-		r := received{v: v.Slice(first.off, end-first.off), n: j - i, from: peer}
-		if rerr := a.route(first.channel, r); rerr != nil && err == nil {
+	pr.messages += uint64(frames)
+	for _, run := range runs {
+		pr.bytes += uint64(run.end - run.off - run.n*frameOverhead)
+		r := received{v: v.Slice(run.off, run.end-run.off), n: run.n, from: peer}
+		if rerr := a.route(run.channel, r); rerr != nil && err == nil {
 			err = rerr
 		}
-		i = j
 	}
 	return err
 }
