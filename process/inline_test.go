@@ -31,6 +31,7 @@ var hotInlined = map[string][]string{
 		"(*Writer).Pending",
 		"(*Writer).Outstanding",
 		"(*Writer).Commit",
+		"(*Writer).TryReserve",
 		"(*Writer).Extract",
 	},
 	"buzzer": {

@@ -643,6 +643,43 @@ func TestTooLargeWithinBuffer(t *testing.T) {
 	}
 }
 
+// TestTryReserve checks that TryReserve succeeds exactly when the current
+// buffer has room within MaxReserve, agrees with Reserve then, and changes
+// nothing when it fails.
+func TestTryReserve(t *testing.T) {
+	w := newWriter(t, slab.Config{BufferSize: 64, MaxReserve: 40})
+	defer w.Close()
+	if buf, ok := w.TryReserve(1); ok || buf != nil {
+		t.Errorf("TryReserve(1) on a new writer = %d bytes, %v; want nil, false", len(buf), ok)
+	}
+	write(t, w, pattern(20, 1)) // takes a buffer: 44 bytes left
+	for _, n := range []int{-1, 41, 45, 1 << 40} {
+		if buf, ok := w.TryReserve(n); ok || buf != nil {
+			t.Errorf("TryReserve(%d) with 44 bytes free, MaxReserve 40 = %d bytes, %v; "+
+				"want nil, false", n, len(buf), ok)
+		}
+	}
+	if p := w.Pending(); p != 20 {
+		t.Errorf("refused TryReserves changed Pending to %d, want 20", p)
+	}
+	for _, n := range []int{0, 40} {
+		buf, ok := w.TryReserve(n)
+		if !ok || len(buf) != n || cap(buf) != n {
+			t.Fatalf("TryReserve(%d) = len %d cap %d, %v; want %d bytes, true",
+				n, len(buf), cap(buf), ok, n)
+		}
+	}
+	buf, _ := w.TryReserve(4)
+	copy(buf, "abcd")
+	w.Commit(4)
+	v := extract(t, w)
+	checkBytes(t, "bytes written through TryReserve", v, append(pattern(20, 1), "abcd"...))
+	release(t, v)
+	if _, ok := w.TryReserve(41); ok {
+		t.Error("TryReserve(41) succeeded past MaxReserve 40")
+	}
+}
+
 func TestNewWriterConfig(t *testing.T) {
 	w := newWriter(t, slab.Config{})
 	if w.BufferSize() != slab.DefaultBufferSize || w.MaxReserve() != slab.DefaultMaxReserve {

@@ -251,5 +251,10 @@ func (b *buffer) release(s stamp) error {
 		b.w.stats.doubleReleases.Add(1)
 		return err
 	}
+	// The common case, without drop's loop and call: other views remain
+	// afterwards, or the writer still holds the buffer, so nothing is freed.
+	if r := b.refs.Load(); r&countMask >= 1 && r != 1 && b.refs.CompareAndSwap(r, r-1) {
+		return nil
+	}
 	return b.drop(1)
 }

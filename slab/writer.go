@@ -132,11 +132,22 @@ func (w *Writer) Available() int {
 // there become part of the next view once committed. If the current buffer
 // lacks room, the committed but unextracted bytes move to a new buffer first.
 func (w *Writer) Reserve(n int) ([]byte, error) {
-	if w.cur != nil && n >= 0 && n <= len(w.cur.data)-w.valid && n <= w.cfg.MaxReserve {
-		w.reserved = w.valid + n
-		return w.cur.data[w.valid:w.reserved:w.reserved], nil
+	if buf, ok := w.TryReserve(n); ok {
+		return buf, nil
 	}
 	return w.reserveSlow(n)
+}
+
+// TryReserve is Reserve when the current buffer has room: it returns the n
+// bytes and true, or, when Reserve would have to change buffers or fail,
+// nil and false, having changed nothing. It is small enough to inline into
+// a caller's fast path.
+func (w *Writer) TryReserve(n int) ([]byte, bool) {
+	if c := w.cur; c != nil && uint(n) <= uint(len(c.data)-w.valid) && n <= w.cfg.MaxReserve {
+		w.reserved = w.valid + n
+		return c.data[w.valid:w.reserved:w.reserved], true
+	}
+	return nil, false
 }
 
 func (w *Writer) reserveSlow(n int) ([]byte, error) {
