@@ -108,8 +108,8 @@ func (c *Channel[T]) Broadcast(v T) error {
 		return fmt.Errorf("%w: worker %d closed its sending side", ErrClosed, a.index)
 	}
 	n := c.codec.Size(v)
-	if n > a.cfg.maxPayload {
-		return fmt.Errorf("%w: %d bytes, maximum %d", ErrTooLarge, n, a.cfg.maxPayload)
+	if err := a.checkSize(n); err != nil {
+		return err
 	}
 	size := n + frameOverhead
 	if used := a.bcast.InFlight(); used > 0 && used+size > a.cfg.budget {
@@ -288,14 +288,13 @@ func (p *Puller[T]) PullInto(m *Message[T]) (bool, error) {
 	}
 	r := in.q.front()
 	from := r.from
-	v, empty := r.next()
+	v, b, empty := r.next()
 	if empty {
 		in.q.pop()
 	}
 	in.n--
 	p.a.queued--
 	p.delivered = true
-	b := v.Bytes()
 	val, err := p.codec.Decode(b[frameOverhead:])
 	if err != nil {
 		h, _ := header.Decode(b) // checked when received

@@ -227,6 +227,41 @@ func TestReviewMaxPayloadOverflow(t *testing.T) {
 	}
 }
 
+// negativeSize is a broken codec that claims a negative size.
+type negativeSize struct{ process.Uint64 }
+
+func (negativeSize) Size(uint64) int { return -9 }
+
+// TestNegativeCodecSize: a codec that reports a negative size makes Push and
+// Broadcast fail with an error naming it, not panic writing a header into
+// too little room, and leaves the channel working for a sound codec.
+func TestNegativeCodecSize(t *testing.T) {
+	as := newGroup(t, 1)
+	bad := allocate[uint64](t, as, 1, negativeSize{})
+	for name, push := range map[string]func() error{
+		"Push":      func() error { return bad[0].Push(0, 1) },
+		"Broadcast": func() error { return bad[0].Broadcast(1) },
+	} {
+		if err := push(); err == nil || !strings.Contains(err.Error(), "negative payload size") {
+			t.Errorf("%s with a codec of size -9: %v, want an error naming the size", name, err)
+		}
+	}
+	good := allocate[uint64](t, as, 2, process.Uint64{})
+	if err := good[0].Push(0, 7); err != nil {
+		t.Fatalf("a push after the refusals: %v", err)
+	}
+	if err := as[0].Receive(); err != nil {
+		t.Fatal(err)
+	}
+	m, ok, err := good[0].Puller.Pull()
+	if err != nil || !ok || m.Value != 7 {
+		t.Fatalf("Pull after the refusals = %v, %v, %v; want 7", m.Value, ok, err)
+	}
+	if err := m.Release(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestReviewInvalidBuzzerMode: WithBuzzer accepts any buzzer.Config, and
 // buzzer.New accepts an unknown Mode: the buzzer then has neither a futex nor
 // a channel, and the first timed AwaitEvents panics with a nil dereference
