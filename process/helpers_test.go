@@ -69,7 +69,7 @@ func scale(full, min int) int {
 // goroutine of its own (as a program that owns its goroutines would), and
 // hands them to the test goroutine, which then owns them all. Every allocator
 // is shut down when the test ends.
-func newGroup(t *testing.T, peers int, opts ...process.Option) []*process.Allocator {
+func newGroup(t testing.TB, peers int, opts ...process.Option) []*process.Allocator {
 	t.Helper()
 	bs, err := process.NewBuilders(peers, opts...)
 	if err != nil {
@@ -99,7 +99,7 @@ func newGroup(t *testing.T, peers int, opts ...process.Option) []*process.Alloca
 }
 
 // allocate allocates channel id on every allocator of a group.
-func allocate[T any](t *testing.T, as []*process.Allocator, id uint64,
+func allocate[T any](t testing.TB, as []*process.Allocator, id uint64,
 	codec process.Codec[T]) []*process.Channel[T] {
 	t.Helper()
 	chs := make([]*process.Channel[T], len(as))
