@@ -133,7 +133,8 @@ func frameSize(b []byte) int {
 }
 
 // next takes the first message of the run r, which must hold at least one,
-// and returns it with its frame's bytes. It reports whether r is now empty.
+// and returns it with its frame's bytes. It reports whether r is now empty,
+// and then has set r to the zero run.
 func (r *received) next() (slab.View, []byte, bool) {
 	b := r.v.Bytes()
 	if r.n == 1 {

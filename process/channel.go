@@ -290,7 +290,7 @@ func (p *Puller[T]) PullInto(m *Message[T]) (bool, error) {
 	from := r.from
 	v, b, empty := r.next()
 	if empty {
-		in.q.pop()
+		in.q.skip() // next cleared the run
 	}
 	in.n--
 	p.a.queued--

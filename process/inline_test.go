@@ -46,6 +46,7 @@ var hotInlined = map[string][]string{
 		"(*queue[shape]).len",
 		"(*queue[shape]).front",
 		"(*queue[shape]).pop",
+		"(*queue[shape]).skip",
 		"(*Allocator).Finished",
 		"(*Allocator).HasEvents",
 	},

@@ -36,6 +36,13 @@ func (q *queue[T]) pop() (T, bool) {
 	return v, true
 }
 
+// skip removes the first element, which the caller has already set to the
+// zero value through front; the queue must not be empty.
+func (q *queue[T]) skip() {
+	q.head = (q.head + 1) & (len(q.buf) - 1)
+	q.n--
+}
+
 func (q *queue[T]) grow() {
 	size := max(2*len(q.buf), 8) // stays a power of two
 	buf := make([]T, size)
