@@ -170,10 +170,17 @@ func (b *Buzzer) Cancel() { b.state.Store(idle) }
 // claimed the wake-up. Call it after publishing the work the sleeper should
 // see. It costs one atomic load when the sleeper is running.
 func (b *Buzzer) Wake() bool {
-	switch b.state.Load() {
-	case idle, woken:
+	// The common case, inlined into every publication: the sleeper is
+	// running, or already woken.
+	if s := b.state.Load(); s == idle || s == woken {
 		return false
 	}
+	return b.wake()
+}
+
+// wake is Wake once the sleeper has announced sleep: it claims the wake-up
+// and signals a sleeper that may be past its last check.
+func (b *Buzzer) wake() bool {
 	switch b.state.Swap(woken) {
 	case spinning:
 		return true // it will see woken without a signal

@@ -35,6 +35,7 @@ var hotInlined = map[string][]string{
 		"(*Writer).Extract",
 	},
 	"buzzer": {
+		"(*Buzzer).Wake",
 		"(*Buzzer).Prepare",
 		"(*Buzzer).Cancel",
 	},
