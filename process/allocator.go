@@ -380,18 +380,30 @@ func (a *Allocator) ownPending() bool {
 // its ring has room, and wakes it if anything landed.
 func (a *Allocator) publish(t int) error {
 	o := &a.out[t]
+	if t == a.index || o.backlog.len() > 0 {
+		return a.publishSlow(t)
+	}
 	v, ok := o.w.Extract()
-	if ok && o.backlog.len() == 0 {
-		if t == a.index {
-			a.keep(v)
-			return nil
-		}
-		// The common case: nothing is waiting ahead of v, and the ring has
-		// room. The push is visible before Wake loads the state word.
-		if a.g.rings[t].Push(a.index, v) == nil {
-			a.g.buzzers[t].Wake()
-			return nil
-		}
+	if !ok {
+		return nil
+	}
+	// The common case: nothing is waiting ahead of v, and the ring has
+	// room. The push is visible before Wake loads the state word.
+	if a.g.rings[t].Push(a.index, v) == nil {
+		a.g.buzzers[t].Wake()
+		return nil
+	}
+	a.enqueue(t, v)
+	return a.flush(t)
+}
+
+// publishSlow is publish to this worker itself, or behind a backlog.
+func (a *Allocator) publishSlow(t int) error {
+	o := &a.out[t]
+	v, ok := o.w.Extract()
+	if ok && t == a.index && o.backlog.len() == 0 {
+		a.keep(v)
+		return nil
 	}
 	if ok {
 		a.enqueue(t, v)
