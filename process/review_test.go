@@ -234,7 +234,9 @@ func (negativeSize) Size(uint64) int { return -9 }
 
 // TestNegativeCodecSize: a codec that reports a negative size makes Push and
 // Broadcast fail with an error naming it, not panic writing a header into
-// too little room, and leaves the channel working for a sound codec.
+// too little room, and leaves the channel working for a sound codec. No
+// buffer exists yet here, so the refusal comes from reserveSlow;
+// TestReserveRefusalsWithRoom covers the push whose buffer has room.
 func TestNegativeCodecSize(t *testing.T) {
 	as := newGroup(t, 1)
 	bad := allocate[uint64](t, as, 1, negativeSize{})
