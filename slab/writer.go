@@ -76,6 +76,7 @@ type Writer struct {
 	cfg Config
 
 	cur      *buffer // buffer being written; nil before the first Reserve
+	base     int     // cur.data[:base] was extracted, and all its views released
 	sent     int     // cur.data[:sent] has been extracted
 	valid    int     // cur.data[sent:valid] is committed, not yet extracted
 	reserved int     // cur.data[valid:reserved] is the last reservation
@@ -166,7 +167,7 @@ func (w *Writer) reserveSlow(n int) ([]byte, error) {
 		// back to the refill.
 		copy(w.cur.data, w.cur.data[w.sent:w.valid])
 		poison(w.cur.data[pending:])
-		w.sent, w.valid, w.reserved = 0, pending, pending+n
+		w.base, w.sent, w.valid, w.reserved = 0, 0, pending, pending+n
 		return w.cur.data[w.valid:w.reserved:w.reserved], nil
 	}
 	size := w.cfg.BufferSize
@@ -181,7 +182,7 @@ func (w *Writer) reserveSlow(n int) ([]byte, error) {
 		copy(nb.data, w.cur.data[w.sent:w.valid])
 		w.retire(w.cur)
 	}
-	w.cur, w.sent, w.valid, w.reserved = nb, 0, pending, pending+n
+	w.cur, w.base, w.sent, w.valid, w.reserved = nb, 0, 0, pending, pending+n
 	return w.cur.data[w.valid:w.reserved:w.reserved], nil
 }
 
@@ -209,7 +210,9 @@ func (w *Writer) Extract() (View, bool) {
 	if w.valid == w.sent {
 		return View{}, false
 	}
-	w.cur.refs.Add(1)
+	if w.cur.refs.Add(1) == holdBit+1 {
+		w.base = w.sent // every earlier view is gone (see InFlight)
+	}
 	v := View{b: w.cur, off: w.sent, n: w.valid - w.sent, s: newStamp(1)}
 	w.sent = w.valid
 	return v, true
@@ -226,20 +229,21 @@ func (w *Writer) retire(b *buffer) {
 }
 
 // Outstanding returns an upper bound on InFlight()+Pending() that reads no
-// shared memory: it counts every extracted byte of the current buffer as
-// still in flight. A caller comparing against a limit can use it first and
+// shared memory: it counts every byte extracted from the current buffer since
+// it last had no view as still in flight. A caller comparing against a limit can use it first and
 // call InFlight only when the bound is too high, sparing a load of a word
 // that readers on other cores keep writing.
-func (w *Writer) Outstanding() int { return w.retiredBytes + w.valid }
+func (w *Writer) Outstanding() int { return w.retiredBytes + w.valid - w.base }
 
 // InFlight returns the bytes this writer has handed out in views that may
-// still be live: the size of every retired buffer not yet reclaimed, and the
-// extracted part of the current buffer while a view points into it. It is
+// still be live: the size of every retired buffer not yet reclaimed, and,
+// while a view points into the current buffer, what was extracted from it
+// since the last Extract (or Point) that found no view of it alive. It is
 // what a sender's budget counts; call Reclaim first for a fresh figure.
 func (w *Writer) InFlight() int {
 	n := w.retiredBytes
-	if w.cur != nil && w.sent > 0 && w.cur.refs.Load() != holdBit {
-		n += w.sent
+	if w.cur != nil && w.sent > w.base && w.cur.refs.Load() != holdBit {
+		n += w.sent - w.base
 	}
 	return n
 }
@@ -370,5 +374,5 @@ func (w *Writer) Close() {
 		}
 	}
 	w.cur, w.retired, w.idle = nil, nil, nil
-	w.retiredBytes, w.sent, w.valid, w.reserved = 0, 0, 0, 0
+	w.retiredBytes, w.base, w.sent, w.valid, w.reserved = 0, 0, 0, 0, 0
 }
