@@ -1,6 +1,7 @@
 package slab_test
 
 import (
+	"bytes"
 	"testing"
 
 	"github.com/zcomm-go/zcomm/slab"
@@ -37,5 +38,110 @@ func TestInFlightSinceLastIdle(t *testing.T) {
 	release(t, u)
 	if got := w.InFlight(); got != 0 {
 		t.Errorf("every view released again: InFlight %d, want 0", got)
+	}
+}
+
+// TestPointAdvanceSpan checks the stream primitives: a Point view holds the
+// buffer at the extraction offset, Advance hands out committed bytes without
+// a view, and Span reaches them from the point, one reference taken for
+// each view made.
+func TestPointAdvanceSpan(t *testing.T) {
+	w := newWriter(t, slab.Config{BufferSize: 4096})
+	defer w.Close()
+	if _, ok := w.Point(); ok {
+		t.Fatal("Point on a writer with no buffer succeeded")
+	}
+	release(t, send(t, w, pattern(100, 1)))
+	p, ok := w.Point()
+	if !ok || p.Len() != 0 || p.Offset() != 100 {
+		t.Fatalf("Point: ok %v, Len %d, Offset %d; want true, 0, 100", ok, p.Len(), p.Offset())
+	}
+	a, b := pattern(50, 2), pattern(70, 3)
+	write(t, w, a)
+	if end := w.Advance(); end != 150 || w.Pending() != 0 {
+		t.Fatalf("Advance = %d with %d pending, want 150, 0", end, w.Pending())
+	}
+	write(t, w, b)
+	if end := w.Advance(); end != 220 {
+		t.Fatalf("second Advance = %d, want 220", end)
+	}
+	if got := w.InFlight(); got != 120 {
+		t.Errorf("InFlight %d with a point and 120 bytes advanced, want 120", got)
+	}
+	first, second := p.Span(100, 50), p.Span(150, 70)
+	p.Acquire(2)
+	if !bytes.Equal(first.Bytes(), a) || !bytes.Equal(second.Bytes(), b) {
+		t.Error("spans do not hold the advanced bytes")
+	}
+	if first.Offset() != 100 || second.Offset() != 150 {
+		t.Errorf("span offsets %d, %d; want 100, 150", first.Offset(), second.Offset())
+	}
+	if s := w.Stats(); s.OutstandingViews != 3 {
+		t.Errorf("%d outstanding views, want 3 (the point and two spans)", s.OutstandingViews)
+	}
+	release(t, p)
+	release(t, first)
+	release(t, second)
+	if got := w.InFlight(); got != 0 {
+		t.Errorf("InFlight %d after every view was released, want 0", got)
+	}
+	// The buffer starts over in place once nothing points into it.
+	write(t, w, pattern(4000, 4))
+	if s := w.Stats(); s.BuffersAllocated != 1 {
+		t.Errorf("%d buffers allocated, want 1: the released buffer was not restarted",
+			s.BuffersAllocated)
+	}
+}
+
+// TestPointHoldsBuffer checks that a Point view keeps its buffer from being
+// restarted or reused: the writer moves to a new buffer instead, and the
+// bytes the point reaches stay as written until it is released.
+func TestPointHoldsBuffer(t *testing.T) {
+	w := newWriter(t, slab.Config{BufferSize: 4096})
+	defer w.Close()
+	a := pattern(4000, 1)
+	write(t, w, a)
+	p, _ := w.Point()
+	w.Advance()
+	write(t, w, pattern(4000, 2)) // no room: a new buffer, as p holds the old
+	if s := w.Stats(); s.BuffersAllocated != 2 {
+		t.Fatalf("%d buffers allocated, want 2", s.BuffersAllocated)
+	}
+	if got := p.Span(0, 4000).Bytes(); !bytes.Equal(got, a) {
+		t.Error("the held buffer's bytes changed")
+	}
+	if got := w.InFlight(); got != 4096 {
+		t.Errorf("InFlight %d with the old buffer held, want 4096", got)
+	}
+	release(t, p)
+	w.Reclaim()
+	if got := w.InFlight(); got != 0 {
+		t.Errorf("InFlight %d after the point was released, want 0", got)
+	}
+}
+
+// TestSpanOutside checks that Span refuses a window outside the buffer, and
+// a zero view, with a panic naming the window.
+func TestSpanOutside(t *testing.T) {
+	w := newWriter(t, slab.Config{BufferSize: 4096})
+	defer w.Close()
+	write(t, w, pattern(10, 1))
+	p, _ := w.Point()
+	defer release(t, p)
+	for _, c := range []struct {
+		v      slab.View
+		off, n int
+	}{{p, -1, 1}, {p, 0, -1}, {p, 4097, 0}, {p, 4000, 97}, {slab.View{}, 0, 0}} {
+		func() {
+			defer func() {
+				if r := recover(); r == nil {
+					t.Errorf("Span(%d, %d) did not panic", c.off, c.n)
+				}
+			}()
+			c.v.Span(c.off, c.n)
+		}()
+	}
+	if got := p.Span(4000, 96).Len(); got != 96 {
+		t.Errorf("Span reaching the buffer's end: Len %d, want 96", got)
 	}
 }

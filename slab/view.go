@@ -110,6 +110,25 @@ func (v View) IsZero() bool { return v.b == nil }
 // SameBuffer reports whether v and w point into the same buffer.
 func (v View) SameBuffer(w View) bool { return v.b != nil && v.b == w.b }
 
+// Offset returns where v starts within its buffer.
+func (v View) Offset() int { return v.off }
+
+// Span returns a view of the n bytes at offset off of v's buffer, which need
+// not lie within v. Like Slice's, it holds no reference of its own. It is how
+// a reader holding a Point view takes the bytes the writer handed out after
+// it with Advance; the caller must know they were handed out. It panics if
+// the window falls outside the buffer.
+func (v View) Span(off, n int) View {
+	if v.b == nil {
+		panic(windowError{off, n, 0})
+	}
+	if size := len(v.b.data); off < 0 || n < 0 || off > size || n > size-off {
+		panic(windowError{off, n, size})
+	}
+	v.s.use()
+	return View{b: v.b, off: off, n: n, s: newStamp(1)}
+}
+
 // Retain returns a new view of the same bytes, holding a reference of its
 // own.
 func (v View) Retain() View {

@@ -218,6 +218,32 @@ func (w *Writer) Extract() (View, bool) {
 	return v, true
 }
 
+// Point returns an empty view at the end of the bytes extracted so far from
+// the current buffer, holding one reference, and false if the writer has no
+// buffer yet. While a reader holds it, the buffer is neither reused nor
+// freed, so the reader can reach bytes the writer hands out later without a
+// view of their own: the writer hands them out with Advance, tells the reader
+// how far they reach through a store the reader synchronizes with, and the
+// reader takes them with Span.
+func (w *Writer) Point() (View, bool) {
+	if w.cur == nil {
+		return View{}, false
+	}
+	if w.cur.refs.Add(1) == holdBit+1 {
+		w.base = w.sent
+	}
+	return View{b: w.cur, off: w.sent, s: newStamp(1)}, true
+}
+
+// Advance hands out every byte committed since the last Extract or Advance
+// without making a view of them, and returns the offset in the current buffer
+// where they end. It is for a reader that holds a Point view of the buffer
+// (see Point); the bytes count as in flight like extracted ones.
+func (w *Writer) Advance() int {
+	w.sent = w.valid
+	return w.sent
+}
+
 // retire stops writing into b and keeps it until its views are released.
 func (w *Writer) retire(b *buffer) {
 	if b.refs.Load() == holdBit {
