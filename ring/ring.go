@@ -273,5 +273,11 @@ func (r *Ring[T]) Poison() {
 	}
 }
 
+// Refusing reports whether the ring refuses pushes: it was closed or
+// poisoned. Any goroutine may ask; the answer may be stale at once, but once
+// true it stays true. It loads only the tail, which a producer that rarely
+// pushes finds in its own cache.
+func (r *Ring[T]) Refusing() bool { return r.tail.Load()&closedBit != 0 }
+
 // Poisoned reports whether Poison was called.
 func (r *Ring[T]) Poisoned() bool { return r.poisoned.Load() }

@@ -631,3 +631,32 @@ func TestStalledProducer(t *testing.T) {
 		}
 	})
 }
+
+// TestRefusing checks that Refusing turns true when the consumer closes the
+// ring or someone poisons it, and not before: a producer that checks it
+// instead of pushing learns exactly what a push would have told it.
+func TestRefusing(t *testing.T) {
+	for _, stop := range []struct {
+		name string
+		do   func(*ring.Ring[int])
+		want error
+	}{
+		{"close", func(r *ring.Ring[int]) { r.Close(nil) }, ring.ErrClosed},
+		{"poison", func(r *ring.Ring[int]) { r.Poison() }, ring.ErrPoisoned},
+	} {
+		r, err := ring.New[int](4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Push(0, 1); err != nil || r.Refusing() {
+			t.Fatalf("%s: open ring: push %v, Refusing %v", stop.name, err, r.Refusing())
+		}
+		stop.do(r)
+		if !r.Refusing() {
+			t.Errorf("%s: Refusing false after %s", stop.name, stop.name)
+		}
+		if err := r.Push(0, 2); !errors.Is(err, stop.want) {
+			t.Errorf("%s: push %v, want %v", stop.name, err, stop.want)
+		}
+	}
+}
