@@ -84,6 +84,13 @@ type outbound struct {
 	backlog queue[slab.View] // views the target's ring had no room for, in order
 	refused BackpressureError
 
+	// The eager stream to the target (see stream): its cursor, the number
+	// of streams opened so far, and whether one is open, its start pushed
+	// and no end since.
+	cur       *cursor
+	streams   uint32
+	streaming bool
+
 	bytesSent, messagesSent uint64
 }
 
@@ -95,6 +102,15 @@ type inbox struct {
 	allocated bool // a puller exists (or existed)
 	closed    bool // the puller was closed; forget the channel at the next Receive
 	staged    int  // bytes held while not allocated, counted in Allocator.staged
+}
+
+// inStream is the receiving end of an eager peer's stream (see stream).
+type inStream struct {
+	v      slab.View // empty, at the stream's start; holds the stream's reference
+	next   int       // offset in v's buffer up to which frames were taken
+	n      uint32    // streams the peer opened so far, counting this one
+	cur    *cursor
+	active bool
 }
 
 // received is a run of messages waiting in an inbox: n consecutive frames of
@@ -192,6 +208,8 @@ type Allocator struct {
 	freed     bool
 
 	drained   []ring.Entry[slab.View]
+	in        []inStream // in[p]: the stream from peer p
+	live      []int      // peers whose stream is open, in no order
 	runs      []frameRun
 	ends      []int      // where each ring entry joined into one view ends
 	local     []localRun // published to this worker by itself, not yet received
@@ -225,6 +243,11 @@ func newAllocator(g *group, index int) (*Allocator, error) {
 		drained:  make([]ring.Entry[slab.View], 0, g.cfg.ringSize),
 		inboxes:  make(map[uint64]*inbox),
 		received: make([]peerReceived, g.peers),
+		in:       make([]inStream, g.peers),
+	}
+	for p := range a.in {
+		a.in[p].cur = &g.cursors[p*g.peers+index]
+		a.out[p].cur = &g.cursors[index*g.peers+p]
 	}
 	for t := range a.out {
 		w, err := slab.NewWriter(g.cfg.slab)
@@ -314,6 +337,14 @@ func (a *Allocator) reserveSlow(o *outbound, t, n int) ([]byte, error) {
 		}
 	}
 	a.pressured = false
+	if o.streaming && o.w.Available() < size {
+		// The writer is about to change buffers: end the stream where it is,
+		// and the next publication opens one in the new buffer.
+		a.endStream(o, t)
+		if err := a.flush(t); err != nil {
+			return nil, err
+		}
+	}
 	if o.w.Available() < size && o.w.Pending() > 0 {
 		a.publish(t) // the buffer is full: publish it, whatever the mode
 	}
@@ -346,6 +377,14 @@ func (a *Allocator) checkBudget(o *outbound, t, size int) error {
 			o.refused = BackpressureError{Worker: a.index, Target: t, InFlight: used,
 				Budget: a.cfg.budget}
 			a.pressured = true
+			if o.streaming {
+				// The open stream holds the current buffer, which keeps its
+				// bytes counted in flight after the target released them
+				// all: end it, so that the target's next Receive gives the
+				// buffer back.
+				a.endStream(o, t)
+				_ = a.flush(t)
+			}
 			return &o.refused
 		}
 	}
@@ -354,9 +393,9 @@ func (a *Allocator) checkBudget(o *outbound, t, size int) error {
 
 // commit finishes a frame written into the last reservation for target t.
 //
-// In eager mode a frame for a peer is published at once. A frame for this
-// worker itself is not: only this worker reads it, and only when it calls
-// Receive, which publishes it first. That is as soon as it could be read
+// In eager mode a frame for a peer is published at once, through the stream
+// to it (see stream). A frame for this worker itself is not: only this
+// worker reads it, and only when it calls Receive, which publishes it first. That is as soon as it could be read
 // either way, and it spares each such message a view of its own, with the
 // atomic operation on the buffer's count that a view costs.
 func (a *Allocator) commit(o *outbound, t, size int) error {
@@ -364,9 +403,78 @@ func (a *Allocator) commit(o *outbound, t, size int) error {
 	o.bytesSent += uint64(size - frameOverhead)
 	o.messagesSent++
 	if a.cfg.publish == Eager && t != a.index {
-		return a.publish(t)
+		return a.stream(o, t)
 	}
 	return nil
+}
+
+// stream publishes what was committed for peer t in eager mode.
+//
+// An eager sender does not push a view per message into the target's ring:
+// it keeps a stream open in its current buffer and, after each commit,
+// stores in the pair's cursor how far the stream's frames reach, then wakes
+// the target. The target's Receive takes the frames up to the cursor itself,
+// with one reference for all of them, and the line the sender writes per
+// message is the cursor's alone: no ring slot, no tail, no reference count.
+//
+// The ring carries a stream's two ends, as empty views of its buffer that
+// each hold a reference: the start, whose reference becomes the stream's and
+// keeps the buffer from being reused while the target may read it, and the
+// end, which says where the stream's frames stop. Ends and starts alternate,
+// so the target tells them apart by whether it has the stream open. A stream
+// ends before the writer changes buffers, before a broadcast (whose view must
+// come after every frame pushed before it, and the cursor's frames are not
+// in the ring), on a refusal for backpressure, and at Close; the next
+// publication opens the next one. Cursor positions name their stream, so the
+// target ignores those of a stream whose start it has not reached yet.
+func (a *Allocator) stream(o *outbound, t int) error {
+	if !o.streaming || o.backlog.len() > 0 || a.g.rings[t].Refusing() {
+		return a.streamSlow(o, t)
+	}
+	o.cur.pos.Store(at(o.streams, o.w.Advance()))
+	a.g.buzzers[t].Wake() // after the store: see AwaitEvents
+	return nil
+}
+
+// streamSlow is stream when a stream must be opened, when views wait in the
+// backlog, or when the target stopped taking pushes.
+func (a *Allocator) streamSlow(o *outbound, t int) error {
+	if a.g.rings[t].Refusing() {
+		if err := a.usable(); err != nil {
+			return err // poisoned: the frames are not delivered
+		}
+		// The target shut down: it will never read what was committed.
+		o.w.Advance()
+		o.streaming = false
+		if err := a.flush(t); err != nil {
+			return err // released the backlog and counted the refusal
+		}
+		a.drops.PeerGone++
+		return fmt.Errorf("%w: worker %d", ErrPeerGone, t)
+	}
+	if !o.streaming {
+		start, _ := o.w.Point() // a frame was just committed: there is a buffer
+		o.streams++
+		o.streaming = true
+		o.cur.pos.Store(at(o.streams, o.w.Advance())) // before the start is pushed
+		a.enqueue(t, start)
+	} else {
+		o.cur.pos.Store(at(o.streams, o.w.Advance()))
+	}
+	err := a.flush(t)
+	a.g.buzzers[t].Wake()
+	return err
+}
+
+// endStream ends the open stream to target t, if there is one, by queueing
+// its end, which the caller flushes.
+func (a *Allocator) endStream(o *outbound, t int) {
+	if !o.streaming {
+		return
+	}
+	o.streaming = false
+	end, _ := o.w.Point()
+	a.enqueue(t, end)
 }
 
 // ownPending reports whether this worker has, in eager mode, pushed to
@@ -415,7 +523,8 @@ func (a *Allocator) publishSlow(t int) error {
 // there when they are contiguous.
 func (a *Allocator) enqueue(t int, v slab.View) {
 	o := &a.out[t]
-	if o.backlog.len() > 0 {
+	if o.backlog.len() > 0 && v.Len() > 0 && o.backlog.back().Len() > 0 {
+		// An empty view is a stream's start or end and stays apart.
 		if m, ok := o.backlog.back().Merge(v); ok {
 			*o.backlog.back() = m
 			return
@@ -552,8 +661,16 @@ func (a *Allocator) Receive() error {
 		// Joining moves references and costs no atomic operation.
 		peer, v := a.drained[i].Producer, a.drained[i].Value
 		a.drained[i] = ring.Entry[slab.View]{}
+		if v.Len() == 0 {
+			i++
+			if err := a.control(peer, v); err != nil && first == nil {
+				first = err
+			}
+			continue
+		}
 		a.ends = append(a.ends[:0], v.Len())
-		for i++; i < len(a.drained) && a.drained[i].Producer == peer; i++ {
+		for i++; i < len(a.drained) && a.drained[i].Producer == peer &&
+			a.drained[i].Value.Len() > 0; i++ {
 			joined, ok := v.Join(a.drained[i].Value)
 			if !ok {
 				break
@@ -563,6 +680,11 @@ func (a *Allocator) Receive() error {
 			a.drained[i] = ring.Entry[slab.View]{}
 		}
 		if err := a.split(peer, v, a.ends, len(a.ends)); err != nil && first == nil {
+			first = err
+		}
+	}
+	for _, p := range a.live {
+		if err := a.catchUp(p); err != nil && first == nil {
 			first = err
 		}
 	}
@@ -580,6 +702,78 @@ func (a *Allocator) Receive() error {
 	return first
 }
 
+// control handles an empty view from peer's stream (see stream): the start
+// of a stream when none is open, its end otherwise.
+func (a *Allocator) control(peer int, c slab.View) error {
+	s := &a.in[peer]
+	if !s.active {
+		s.v, s.next, s.active = c, c.Offset(), true
+		s.n++
+		a.live = append(a.live, peer)
+		return nil
+	}
+	var err error
+	if end := c.Offset(); c.SameBuffer(s.v) && end >= s.next {
+		err = a.take(peer, s, end)
+	} else {
+		err = fmt.Errorf("%w: from worker %d: a stream ends at offset %d of another buffer "+
+			"or before offset %d, where it had reached", ErrBadFrame, peer, end, s.next)
+	}
+	_ = c.Release()
+	a.closeStream(peer)
+	return err
+}
+
+// catchUp takes the frames that peer's open stream announced since the last
+// look, if its cursor is on this stream.
+func (a *Allocator) catchUp(peer int) error {
+	s := &a.in[peer]
+	pos := s.cur.pos.Load()
+	if uint32(pos>>32) != s.n {
+		return nil // a later stream, whose start this worker has not drained yet
+	}
+	return a.take(peer, s, int(uint32(pos)))
+}
+
+// take splits and routes the frames of stream s from where it had reached
+// to offset end.
+func (a *Allocator) take(peer int, s *inStream, end int) error {
+	if end <= s.next {
+		return nil
+	}
+	w := s.v.Span(s.next, end-s.next)
+	s.next = end
+	a.ends = append(a.ends[:0], w.Len())
+	return a.split(peer, w, a.ends, 0)
+}
+
+// closeStream gives up peer's open stream.
+func (a *Allocator) closeStream(peer int) {
+	s := &a.in[peer]
+	_ = s.v.Release()
+	s.v, s.active = slab.View{}, false
+	for i, p := range a.live {
+		if p == peer {
+			last := len(a.live) - 1
+			a.live[i] = a.live[last]
+			a.live = a.live[:last]
+			break
+		}
+	}
+}
+
+// streamsReady reports whether an open stream announced frames not yet
+// taken.
+func (a *Allocator) streamsReady() bool {
+	for _, p := range a.live {
+		s := &a.in[p]
+		if pos := s.cur.pos.Load(); uint32(pos>>32) == s.n && int(uint32(pos)) > s.next {
+			return true
+		}
+	}
+	return false
+}
+
 // split divides one received view, which holds refs references, into frames
 // and routes them in runs. The view is one or more entries joined, the i'th
 // ending at ends[i]. A frame never spans two entries, and a frame that does
@@ -593,11 +787,14 @@ func (a *Allocator) split(peer int, v slab.View, ends []int, refs int) error {
 	data := v.Bytes()
 	maxLen, reader, peers := uint64(a.cfg.maxPayload), uint64(a.index), uint64(a.peers)
 	var h header.Header
-	if refs == 1 && len(ends) == 1 {
-		// One publication of one frame, as an eager sender's and every
-		// round trip's are: the view's reference is the message's, and
-		// there are no runs to gather.
+	if refs <= 1 && len(ends) == 1 {
+		// One frame, as every round trip's is: the view's reference, or
+		// one acquired for a stream's frame, is the message's, and there
+		// are no runs to gather.
 		if n, err := h.ReadFrame(data, maxLen, reader, peers); err == nil && n == len(data) {
+			if refs == 0 {
+				v.Acquire(1)
+			}
 			pr := &a.received[peer]
 			pr.messages++
 			pr.bytes += uint64(n - frameOverhead)
@@ -782,8 +979,11 @@ func (a *Allocator) AwaitEvents(timeout time.Duration) error {
 	if (a.backlogged() || a.pressured) && (timeout < 0 || timeout > backlogPoll) {
 		timeout = backlogPoll
 	}
+	// A sender stores its stream's cursor before it loads this worker's
+	// state word to wake it, and Prepare stores that word before the
+	// cursors are loaded here: one of the two sees the other.
 	a.buzzer.Prepare()
-	if a.ring.Ready() || a.ownPending() || a.g.closed.Load() != a.seenClose ||
+	if a.ring.Ready() || a.streamsReady() || a.ownPending() || a.g.closed.Load() != a.seenClose ||
 		a.g.poisoned() != nil {
 		a.buzzer.Cancel()
 	} else {
@@ -808,6 +1008,9 @@ func (a *Allocator) Close(ctx context.Context) error {
 	}
 	if err := a.usable(); err != nil {
 		return err
+	}
+	for t := range a.out {
+		a.endStream(&a.out[t], t) // Release below pushes the ends
 	}
 	var gone error // a peer that shut down loses what was for it; go on
 	for {
@@ -871,12 +1074,15 @@ func (a *Allocator) drainUntilAllClosed() {
 // closed its sending side and this worker has received and pulled
 // everything: nothing is left in its ring or its channels.
 func (a *Allocator) Finished() bool {
-	// Each worker pushes everything before it counts itself closed, so once
-	// the count is complete an empty ring stays empty. Its own writer holds
-	// nothing unpublished after Close but what an eager worker wrote for
-	// itself (see commit), so the check need not ask which mode it is in.
-	return a.g.closed.Load() == int64(a.peers) && a.ring.Len() == 0 && len(a.local) == 0 &&
-		a.own.Pending() == 0 && a.queued == 0
+	// Each worker pushes everything before it counts itself closed, the
+	// ends of its streams included, so once the count is complete an empty
+	// ring stays empty and every stream was taken to its end. Its own
+	// writer holds nothing unpublished after Close but what an eager worker
+	// wrote for itself (see commit), so the check need not ask which mode
+	// it is in. The counts are never negative: their or is zero when all
+	// are, in one test, which keeps Finished inlinable.
+	return a.g.closed.Load() == int64(a.peers) && a.ring.Len() == 0 &&
+		a.queued|len(a.local)|len(a.live) == 0 && a.own.Pending() == 0
 }
 
 // Poison marks the whole group as failed with cause: every later call of
@@ -906,6 +1112,9 @@ func (a *Allocator) Shutdown() {
 		a.local[i] = localRun{}
 	}
 	a.local = a.local[:0]
+	for len(a.live) > 0 {
+		a.closeStream(a.live[0])
+	}
 	for _, in := range a.inboxes {
 		a.dropInbox(in)
 	}
@@ -949,6 +1158,11 @@ type PeerStats struct {
 	BytesReceived, MessagesReceived uint64
 	// Backlog is the number of views waiting for room in the peer's ring.
 	Backlog int
+	// Streaming reports whether an eager stream to the peer is open. The
+	// peer then holds one view of the current buffer for the stream, which
+	// counts in OutstandingViews and keeps the buffer's handed-out bytes in
+	// InFlight until the stream ends.
+	Streaming bool
 	// InFlight is the bytes written for the peer that it has not released,
 	// as the budget counts them: published or still pending publication.
 	InFlight int
@@ -1010,6 +1224,7 @@ func (a *Allocator) Stats() Stats {
 			BytesReceived:    a.received[t].bytes,
 			MessagesReceived: a.received[t].messages,
 			Backlog:          o.backlog.len(),
+			Streaming:        o.streaming,
 			InFlight:         o.w.InFlight() + o.w.Pending(),
 		}
 		add(o.w)

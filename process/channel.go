@@ -145,6 +145,7 @@ func (c *Channel[T]) Broadcast(v T) error {
 		if fv, ok := o.w.Extract(); ok {
 			a.enqueue(t, fv)
 		}
+		a.endStream(o, t) // the broadcast comes after the stream's frames
 		share := view
 		if t < a.peers-1 {
 			share = view.Retain()

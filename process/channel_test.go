@@ -121,8 +121,8 @@ func TestEarlyMessages(t *testing.T) {
 		}
 	}
 	releaseAll(t, ms)
-	if v := slabStats(b).OutstandingViews; v != 0 {
-		t.Errorf("sender has %d outstanding views after release, want 0", v)
+	if v, want := slabStats(b).OutstandingViews, streamViews(b); v != want {
+		t.Errorf("sender has %d outstanding views after release, want %d (its streams')", v, want)
 	}
 
 	// A channel with nothing staged starts empty.
@@ -166,8 +166,8 @@ func TestStagedLimit(t *testing.T) {
 		t.Errorf("Drops.StagedLimit %d, Staged %d, Queued %d; want 3, %d, 2",
 			s.Drops.StagedLimit, s.Staged, 2*frameSize, s.Queued)
 	}
-	if v := slabStats(b).OutstandingViews; v != 2 {
-		t.Errorf("sender has %d outstanding views, want 2 (the dropped ones released)", v)
+	if v, want := slabStats(b).OutstandingViews, 2+streamViews(b); v != want {
+		t.Errorf("sender has %d outstanding views, want %d (the dropped ones released)", v, want)
 	}
 
 	chA, err := process.Allocate(a, 7, process.Uint64{})
@@ -230,9 +230,9 @@ func TestStagedBelowBound(t *testing.T) {
 		t.Errorf("after skipping channel 3: Staged %d, Queued %d, Drops.ClosedChannel %d;"+
 			" want 0, 0, 3", s.Staged, s.Queued, s.Drops.ClosedChannel)
 	}
-	if v := slabStats(b).OutstandingViews; v != 0 {
-		t.Errorf("sender has %d outstanding views; the skipped channel's messages"+
-			" were never released", v)
+	if v, want := slabStats(b).OutstandingViews, streamViews(b); v != want {
+		t.Errorf("sender has %d outstanding views, want %d; the skipped channel's messages"+
+			" were never released", v, want)
 	}
 	for _, x := range as {
 		if err := x.Close(t.Context()); err != nil {
@@ -304,9 +304,9 @@ func TestClosedPuller(t *testing.T) {
 			s.Drops.ClosedChannel, s.Queued, s.Staged)
 	}
 	before := slabStats(a)
-	if before.OutstandingViews != 0 {
-		t.Errorf("sender has %d outstanding views after the drops, want 0",
-			before.OutstandingViews)
+	if want := streamViews(a); before.OutstandingViews != want {
+		t.Errorf("sender has %d outstanding views after the drops, want %d (its streams')",
+			before.OutstandingViews, want)
 	}
 
 	// The released buffers are reused: a second round takes buffers back
@@ -324,8 +324,9 @@ func TestClosedPuller(t *testing.T) {
 		t.Errorf("BuffersReused %d -> %d: released buffers were not reused",
 			before.BuffersReused, after.BuffersReused)
 	}
-	if after.OutstandingViews != 0 {
-		t.Errorf("sender has %d outstanding views, want 0", after.OutstandingViews)
+	if want := streamViews(a); after.OutstandingViews != want {
+		t.Errorf("sender has %d outstanding views, want %d (its streams')",
+			after.OutstandingViews, want)
 	}
 }
 
@@ -489,8 +490,8 @@ func TestBroadcast(t *testing.T) {
 					p, &held[1].Value[0], &held[2].Value[0])
 			}
 			releaseAll(t, held)
-			if v := slabStats(as[0]).OutstandingViews; v != 0 {
-				t.Errorf("broadcaster has %d outstanding views, want 0", v)
+			if v, want := slabStats(as[0]).OutstandingViews, streamViews(as[0]); v != want {
+				t.Errorf("broadcaster has %d outstanding views, want %d (its streams')", v, want)
 			}
 		})
 	}
@@ -606,8 +607,8 @@ func TestDecodeError(t *testing.T) {
 	if len(errs) != 1 || !errors.Is(errs[0], process.ErrDecode) || !mentions(errs[0], 1) {
 		t.Errorf("errors %v, want one ErrDecode naming channel 1 and seqno 1", errs)
 	}
-	if v := slabStats(as[0]).OutstandingViews; v != 0 {
-		t.Errorf("sender has %d outstanding views, want 0", v)
+	if v, want := slabStats(as[0]).OutstandingViews, streamViews(as[0]); v != want {
+		t.Errorf("sender has %d outstanding views, want %d (its streams')", v, want)
 	}
 }
 
@@ -674,8 +675,8 @@ func TestPullInto(t *testing.T) {
 	if len(errs) != 1 || !errors.Is(errs[0], process.ErrDecode) || !mentions(errs[0], 1) {
 		t.Errorf("errors %v, want one ErrDecode naming channel 1 and seqno 1", errs)
 	}
-	if v := slabStats(as[0]).OutstandingViews; v != 0 {
-		t.Errorf("sender has %d outstanding views, want 0", v)
+	if v, want := slabStats(as[0]).OutstandingViews, streamViews(as[0]); v != want {
+		t.Errorf("sender has %d outstanding views, want %d (its streams')", v, want)
 	}
 	if evs := as[1].DrainEvents(nil); len(evs) != len(payloads)+1 {
 		t.Errorf("events %v, want one per message and one for running dry", evs)

@@ -39,11 +39,16 @@
 // anything; drain it every time round.
 //
 // A push encodes the value once, behind timely's 48-byte header, into a
-// buffer of the sender's (mmap'd memory by default). Publishing hands a view
-// of the written bytes to the receiver's ring; the receiver splits it into
-// messages and reads them where they lie. Publishing is eager (each push
-// visible at once) or batched (at Release, or when a buffer fills); see
-// WithPublish.
+// buffer of the sender's (mmap'd memory by default). Publishing is eager
+// (each push visible at once) or batched (at Release, or when a buffer
+// fills); see WithPublish. A batched publication hands a view of the written
+// bytes to the receiver's ring; the receiver splits it into messages and
+// reads them where they lie. An eager sender keeps a stream open in its
+// buffer instead: after each push it stores how far the stream's frames
+// reach in a word it shares with the receiver and wakes it, and the
+// receiver takes the frames from there. The ring then carries only the
+// start and the end of each stream, so an eager message costs about what a
+// batched one does.
 //
 // Messages may arrive for a channel before the receiver allocates it: they
 // wait, up to a limit (WithStagedLimit), and the puller yields them when it
@@ -51,9 +56,11 @@
 //
 // # Ownership
 //
-// One rule covers every view of memory: a successful push hands its
-// reference to the receiver's ring; a failed push leaves everything with the
-// caller; close and poison release whatever is left in rings and backlogs.
+// One rule covers every view of memory: a successful publication hands its
+// reference to the receiver's ring (an eager stream's start hands over the
+// stream's reference, and the receiver takes one for each frame it takes
+// from the stream); a failed push leaves everything with the caller; close
+// and poison release whatever is left in rings, streams and backlogs.
 // A received Message holds a reference to the sender's buffer until Release.
 // Values decoded by the Bytes codec alias that buffer and must not be used
 // after Release.

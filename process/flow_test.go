@@ -251,13 +251,11 @@ func flood(a *process.Allocator, n, size int, bound int64, refusals *atomic.Int6
 // receiver has made room.
 func TestFullRing(t *testing.T) {
 	watchdog(t)
-	as := newGroup(t, 2, process.WithRingSize(2))
+	as := newGroup(t, 2, process.WithRingSize(2), process.WithPublish(process.Batched))
 	chs := allocate(t, as, 1, process.Uint64{})
 	const n = 1000
 	for i := uint64(0); i < n; i++ {
-		if err := chs[0].Push(1, i); err != nil {
-			t.Fatalf("push %d: %v", i, err)
-		}
+		pushOne(t, chs[0], as[0], 1, i)
 	}
 	if b := as[0].Stats().Peers[1].Backlog; b == 0 {
 		t.Fatalf("no backlog after %d pushes into a ring of 2", n)
@@ -285,15 +283,13 @@ func TestFullRing(t *testing.T) {
 // its backlog. Only messages the receiver pulled stay outstanding, until it
 // releases them.
 func TestShutdownReleases(t *testing.T) {
-	as := newGroup(t, 2, process.WithRingSize(2))
+	as := newGroup(t, 2, process.WithRingSize(2), process.WithPublish(process.Batched))
 	a, b := as[0], as[1]
 	chs := allocate(t, as, 1, process.Uint64{})
 	early := allocate(t, []*process.Allocator{a}, 9, process.Uint64{})[0]
 
 	for i := uint64(0); i < 3; i++ {
-		if err := chs[0].Push(1, i); err != nil {
-			t.Fatal(err)
-		}
+		pushOne(t, chs[0], a, 1, i)
 	}
 	if err := b.Receive(); err != nil { // two views: now in b's channel
 		t.Fatal(err)
@@ -302,16 +298,12 @@ func TestShutdownReleases(t *testing.T) {
 	if !ok || err != nil {
 		t.Fatalf("Pull: %v, %v", ok, err)
 	}
-	if err := early.Push(1, 90); err != nil { // goes into b's ring
-		t.Fatal(err)
-	}
+	pushOne(t, early, a, 1, 90)         // goes into b's ring
 	if err := b.Receive(); err != nil { // staged for channel 9
 		t.Fatal(err)
 	}
 	for i := uint64(3); i < 8; i++ { // two into b's ring, the rest backlogged
-		if err := chs[0].Push(1, i); err != nil {
-			t.Fatal(err)
-		}
+		pushOne(t, chs[0], a, 1, i)
 	}
 	backlog := a.Stats().Peers[1].Backlog
 	if backlog == 0 {
@@ -319,9 +311,7 @@ func TestShutdownReleases(t *testing.T) {
 	}
 	// The worker that shuts down has a backlog of its own towards a.
 	for i := uint64(0); i < 5; i++ {
-		if err := chs[1].Push(0, 500+i); err != nil {
-			t.Fatal(err)
-		}
+		pushOne(t, chs[1], b, 0, 500+i)
 	}
 	if b.Stats().Peers[0].Backlog == 0 {
 		t.Fatalf("no backlog at the worker that shuts down")
@@ -338,8 +328,11 @@ func TestShutdownReleases(t *testing.T) {
 	if err := a.Release(); !errors.Is(err, process.ErrPeerGone) {
 		t.Errorf("Release towards a shut-down peer: %v, want ErrPeerGone", err)
 	}
-	if err := chs[0].Push(1, 100); !errors.Is(err, process.ErrPeerGone) {
-		t.Errorf("Push to a shut-down peer: %v, want ErrPeerGone", err)
+	if err := chs[0].Push(1, 100); err != nil {
+		t.Errorf("Push to a shut-down peer, unpublished: %v", err)
+	}
+	if err := a.Release(); !errors.Is(err, process.ErrPeerGone) {
+		t.Errorf("Release of a push to a shut-down peer: %v, want ErrPeerGone", err)
 	}
 	if d := a.Stats().Drops.PeerGone; d < 2 {
 		t.Errorf("Drops.PeerGone %d, want at least 2", d)

@@ -19,6 +19,7 @@ type group struct {
 
 	rings   []*ring.Ring[slab.View] // rings[j] carries views to worker j
 	buzzers []*buzzer.Buzzer        // buzzers[j] parks worker j
+	cursors []cursor                // cursors[i*peers+j]: worker i's stream to worker j
 
 	_ unsafeutil.Pad
 
@@ -32,6 +33,22 @@ type group struct {
 
 	_ unsafeutil.Pad
 }
+
+// cursor is how far an eager sender's open stream to one receiver reaches:
+// the stream's number in the high 32 bits (streams opened so far, wrapping),
+// the offset in the stream's buffer where its handed-out frames end in the
+// low 32. The sender stores it after every eager commit, after writing the
+// frame; the receiver loads it at every Receive and before it sleeps, and
+// takes the frames up to the offset when the number is that of the stream it
+// has open. Alone on its lines: the sender writes it once per message.
+type cursor struct {
+	_   unsafeutil.Pad
+	pos atomic.Uint64
+	_   unsafeutil.Pad
+}
+
+// at packs a stream number and an offset into a cursor position.
+func at(stream uint32, off int) uint64 { return uint64(stream)<<32 | uint64(uint32(off)) }
 
 // PoisonError is the error every call of every worker returns after some
 // worker failed. It wraps ErrPoisoned and the cause.
@@ -129,7 +146,7 @@ func NewBuilders(peers int, opts ...Option) ([]*Builder, error) {
 		cfg.slab.MaxReserve = need
 	}
 	cfg.buzzer.Sleepers = peers
-	g := &group{peers: peers, cfg: cfg}
+	g := &group{peers: peers, cfg: cfg, cursors: make([]cursor, peers*peers)}
 	for i := 0; i < peers; i++ {
 		r, err := ring.New[slab.View](cfg.ringSize)
 		if err != nil {

@@ -189,6 +189,31 @@ func mentions(err error, n uint64) bool {
 // slabStats returns the memory statistics of a's writers.
 func slabStats(a *process.Allocator) slab.Stats { return a.Stats().Slab }
 
+// pushOne pushes v to target and publishes it at once with Release, in
+// either mode, so that each message is one view in the target's ring: the
+// way to fill a ring, which an eager stream does not.
+func pushOne[T any](t testing.TB, ch *process.Channel[T], a *process.Allocator, target int, v T) {
+	t.Helper()
+	if err := ch.Push(target, v); err != nil {
+		t.Fatalf("push %v to %d: %v", v, target, err)
+	}
+	if err := a.Release(); err != nil {
+		t.Fatalf("release after pushing %v to %d: %v", v, target, err)
+	}
+}
+
+// streamViews returns the views of a's buffers that its open eager streams
+// hold, one per peer it streams to.
+func streamViews(a *process.Allocator) int64 {
+	n := int64(0)
+	for _, p := range a.Stats().Peers {
+		if p.Streaming {
+			n++
+		}
+	}
+	return n
+}
+
 // waitAsleep returns once a's worker has parked more than before times, so
 // that a wake sent now reaches a sleeping worker, not a running one.
 func waitAsleep(a *process.Allocator, before uint64) {

@@ -27,12 +27,16 @@ var hotInlined = map[string][]string{
 		"View.Join",
 		"View.Acquire",
 		"View.Release",
+		"View.Offset",
+		"View.Span",
 		"(*Writer).Available",
 		"(*Writer).Pending",
 		"(*Writer).Outstanding",
 		"(*Writer).Commit",
 		"(*Writer).TryReserve",
 		"(*Writer).Extract",
+		"(*Writer).Point",
+		"(*Writer).Advance",
 	},
 	"buzzer": {
 		"(*Buzzer).Wake",
@@ -50,10 +54,12 @@ var hotInlined = map[string][]string{
 		"(*queue[shape]).skip",
 		"(*Allocator).Finished",
 		"(*Allocator).HasEvents",
+		"at",
 	},
 	"ring": { // instantiated by process, for views
 		"ring.(*Ring[shape]).Ready",
 		"ring.(*Ring[shape]).Len",
+		"ring.(*Ring[shape]).Refusing",
 	},
 }
 

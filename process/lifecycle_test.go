@@ -414,13 +414,11 @@ func (c *errAfterPoison) Err() error {
 // poisoned and returns ErrPoisoned instead of waiting on.
 func TestClosePoisonedWhileWaiting(t *testing.T) {
 	watchdog(t)
-	as := newGroup(t, 3, process.WithRingSize(2))
+	as := newGroup(t, 3, process.WithRingSize(2), process.WithPublish(process.Batched))
 	chs := allocate(t, as, 1, process.Uint64{})
 	for _, target := range []int{1, 2} {
 		for i := uint64(0); i < 3; i++ {
-			if err := chs[0].Push(target, i); err != nil {
-				t.Fatal(err)
-			}
+			pushOne(t, chs[0], as[0], target, i)
 		}
 	}
 	if s := as[0].Stats(); s.Peers[1].Backlog == 0 || s.Peers[2].Backlog == 0 {
@@ -451,14 +449,12 @@ func TestCloseTogether(t *testing.T) {
 	watchdog(t)
 	const peers = 5
 	n := scale(2000, 200)
-	as := newGroup(t, peers, process.WithRingSize(2), process.WithPublish(process.Eager))
+	as := newGroup(t, peers, process.WithRingSize(2), process.WithPublish(process.Batched))
 	chs := allocate(t, as, 1, process.Uint64{})
 	for w := range as {
 		for i := 0; i < n; i++ {
 			for target := range as {
-				if err := chs[w].Push(target, uint64(i)); err != nil {
-					t.Fatal(err)
-				}
+				pushOne(t, chs[w], as[w], target, uint64(i))
 			}
 		}
 		if s := as[w].Stats(); s.Peers[(w+1)%peers].Backlog == 0 {

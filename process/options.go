@@ -47,6 +47,10 @@ const (
 	// MaxPayloadLimit is the largest maximum payload WithMaxPayload accepts:
 	// 1 GiB, far above any message worth moving in one piece.
 	MaxPayloadLimit = 1 << 30
+	// MaxBufferSize is the largest slab buffer size WithSlab accepts: 2 GiB,
+	// so that every offset within a buffer (the largest frame's included)
+	// fits in the 32 bits an eager stream's cursor gives it.
+	MaxBufferSize = 1 << 31
 )
 
 // config is the set of options, shared by every worker of a group.
@@ -141,9 +145,14 @@ func WithMaxPayload(bytes int) Option {
 
 // WithSlab sets the configuration of every writer: buffer size, idle cap,
 // maximum reservation and refill. The maximum reservation is raised, if
-// needed, to hold the largest frame.
+// needed, to hold the largest frame. A buffer size above MaxBufferSize is
+// refused.
 func WithSlab(s slab.Config) Option {
 	return func(c *config) error {
+		if s.BufferSize > MaxBufferSize {
+			return fmt.Errorf("process: slab buffer size %d: at most %d bytes", s.BufferSize,
+				MaxBufferSize)
+		}
 		c.slab = s
 		return nil
 	}

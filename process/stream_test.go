@@ -1,0 +1,336 @@
+package process_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/zcomm-go/zcomm/process"
+	"github.com/zcomm-go/zcomm/slab"
+)
+
+// The tests in this file are about eager streams: a sender's frames to a
+// peer travel through its current buffer and a cursor, and only a stream's
+// start and end through the peer's ring (see the allocator's stream).
+
+// orderedWorker sends the values 0..n-1 to every worker, itself included,
+// each as one push per target or, every bcastEvery'th, as one broadcast, and
+// checks that it receives 0..n-1 from every worker, in order, exactly once.
+// It retries pushes refused for backpressure after receiving, and closes and
+// receives until Finished.
+func orderedWorker(a *process.Allocator, n, bcastEvery int) error {
+	ch, err := process.Allocate(a, 1, process.Uint64{})
+	if err != nil {
+		return err
+	}
+	next := make([]uint64, a.Peers())
+	drain := func() error {
+		if err := a.Receive(); err != nil {
+			return err
+		}
+		for {
+			m, ok, err := ch.Puller.Pull()
+			if err != nil {
+				return err
+			}
+			if !ok {
+				break
+			}
+			src := m.Header().Source
+			if m.Value != next[src] {
+				return fmt.Errorf("worker %d: got %d from worker %d, want %d", a.Index(), m.Value,
+					src, next[src])
+			}
+			next[src]++
+			if err := m.Release(); err != nil {
+				return err
+			}
+		}
+		a.DrainEvents(nil)
+		return nil
+	}
+	send := func(f func() error) error {
+		for {
+			err := f()
+			if !errors.Is(err, process.ErrBackpressure) {
+				return err
+			}
+			if err := drain(); err != nil {
+				return err
+			}
+			if err := a.AwaitEvents(time.Millisecond); err != nil {
+				return err
+			}
+		}
+	}
+	for i := range n {
+		v := uint64(i)
+		if bcastEvery > 0 && i%bcastEvery == 0 {
+			if err := send(func() error { return ch.Broadcast(v) }); err != nil {
+				return fmt.Errorf("worker %d: broadcast %d: %w", a.Index(), v, err)
+			}
+		} else {
+			for t := range a.Peers() {
+				if err := send(func() error { return ch.Push(t, v) }); err != nil {
+					return fmt.Errorf("worker %d: push %d to %d: %w", a.Index(), v, t, err)
+				}
+			}
+		}
+		if i%8 == 0 {
+			if err := drain(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := a.Close(context.Background()); err != nil {
+		return err
+	}
+	for !a.Finished() {
+		if err := drain(); err != nil {
+			return err
+		}
+		if err := a.AwaitEvents(-1); err != nil {
+			return err
+		}
+	}
+	for src, got := range next {
+		if got != uint64(n) {
+			return fmt.Errorf("worker %d received %d values from worker %d, want %d",
+				a.Index(), got, src, n)
+		}
+	}
+	return nil
+}
+
+// TestStreamOrder runs concurrent eager workers whose streams end and start
+// again all the time: on broadcasts mixed into the pushes, on buffer changes
+// (4 KiB buffers), on refusals (budgets of a few frames), with stream starts
+// and ends backed up behind two-slot rings. Every value arrives once and in
+// order from every sender, and every buffer is released at the end.
+func TestStreamOrder(t *testing.T) {
+	watchdog(t)
+	n := scale(20000, 2000)
+	for _, c := range []struct {
+		name              string
+		peers, bcast      int
+		ring, buf, budget int
+	}{
+		{"pushes", 3, 0, 1024, 0, 0},
+		{"broadcasts", 3, 5, 1024, 0, 0},
+		{"every-other-broadcast", 2, 2, 2, 0, 0},
+		{"small-buffers", 3, 7, 2, 4096, 0},
+		{"small-budget", 3, 11, 2, 4096, 1024},
+		{"budget-below-a-buffer", 2, 0, 4, 1 << 16, 512},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			refill := &countingRefill{}
+			opts := []process.Option{process.WithPublish(process.Eager),
+				process.WithRingSize(c.ring),
+				process.WithSlab(slab.Config{BufferSize: c.buf, Refill: refill})}
+			if c.budget > 0 {
+				opts = append(opts, process.WithBudget(c.budget))
+			}
+			err := process.Run(context.Background(), c.peers, func(a *process.Allocator) error {
+				if err := orderedWorker(a, n, c.bcast); err != nil {
+					return err
+				}
+				for p, s := range a.Stats().Peers {
+					if s.Streaming {
+						return fmt.Errorf("worker %d: stream to %d open after Close", a.Index(), p)
+					}
+				}
+				return nil
+			}, opts...)
+			if refill.allocs != refill.free {
+				t.Errorf("%d buffers allocated, %d freed", refill.allocs, refill.free)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestStreamParkedWakes plays ping-pong between two eager workers that park
+// without a timeout between messages. After the first message each way,
+// every message travels by cursor alone, with nothing in the ring: the
+// sender's wake-up after the cursor store must reach a receiver that is
+// parking.
+func TestStreamParkedWakes(t *testing.T) {
+	watchdog(t)
+	n := scale(20000, 2000)
+	err := process.Run(context.Background(), 2, func(a *process.Allocator) error {
+		ch, err := process.Allocate(a, 1, process.Uint64{})
+		if err != nil {
+			return err
+		}
+		peer := 1 - a.Index()
+		if a.Index() == 0 {
+			if err := ch.Push(peer, 0); err != nil {
+				return err
+			}
+		}
+		for want := uint64(1 - a.Index()); want < uint64(n); want += 2 {
+			for {
+				if err := a.Receive(); err != nil {
+					return err
+				}
+				m, ok, err := ch.Puller.Pull()
+				if err != nil {
+					return err
+				}
+				if ok {
+					if m.Value != want {
+						return fmt.Errorf("worker %d got %d, want %d", a.Index(), m.Value, want)
+					}
+					if err := m.Release(); err != nil {
+						return err
+					}
+					break
+				}
+				a.DrainEvents(nil)
+				if err := a.AwaitEvents(-1); err != nil {
+					return err
+				}
+			}
+			a.DrainEvents(nil)
+			if want+1 < uint64(n) {
+				if err := ch.Push(peer, want+1); err != nil {
+					return err
+				}
+			}
+		}
+		if !a.Stats().Peers[peer].Streaming {
+			return fmt.Errorf("worker %d: no stream open to its peer", a.Index())
+		}
+		return nil
+	}, process.WithPublish(process.Eager))
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestStreamRefusalEndsStream checks that a sender refused for backpressure
+// ends its stream, so that the receiver's next Receive gives the current
+// buffer back: the stream's own view keeps the buffer's bytes counted in
+// flight, and with a budget below a buffer the sender would otherwise stay
+// refused after the receiver released everything.
+func TestStreamRefusalEndsStream(t *testing.T) {
+	const frame = 8 + 48
+	as := newGroup(t, 2, process.WithPublish(process.Eager), process.WithBudget(4*frame))
+	chs := allocate(t, as, 1, process.Uint64{})
+	for i := range uint64(4) {
+		if err := chs[0].Push(1, i); err != nil {
+			t.Fatalf("push %d: %v", i, err)
+		}
+	}
+	if !as[0].Stats().Peers[1].Streaming {
+		t.Fatal("no stream open after four eager pushes")
+	}
+	releaseAll(t, receiveAll(t, as[1], chs[1].Puller))
+	var refused *process.BackpressureError
+	if err := chs[0].Push(1, 4); !errors.As(err, &refused) {
+		t.Fatalf("push beyond the budget while the stream holds the buffer: %v, "+
+			"want a BackpressureError", err)
+	}
+	if as[0].Stats().Peers[1].Streaming {
+		t.Error("the stream is still open after the refusal")
+	}
+	if got := receiveAll(t, as[1], chs[1].Puller); len(got) != 0 {
+		t.Fatalf("received %d messages after the refusal, want none", len(got))
+	}
+	if s := as[0].Stats(); s.Peers[1].InFlight != 0 || s.Slab.OutstandingViews != 0 {
+		t.Errorf("after the receiver took the stream's end: InFlight %d, "+
+			"OutstandingViews %d; want 0, 0", s.Peers[1].InFlight, s.Slab.OutstandingViews)
+	}
+	for i := uint64(4); i < 8; i++ {
+		if err := chs[0].Push(1, i); err != nil {
+			t.Fatalf("push %d after the receiver gave the buffer back: %v", i, err)
+		}
+	}
+	if got := values(receiveAll(t, as[1], chs[1].Puller)); !slices.Equal(got, []uint64{4, 5, 6, 7}) {
+		t.Errorf("received %v, want [4 5 6 7]", got)
+	}
+}
+
+// TestStreamPeerGone checks an eager sender whose target shuts down with a
+// stream open to it: the target's Shutdown gives up the stream's view, and
+// the sender's next push fails with ErrPeerGone, counted, instead of writing
+// on into a buffer nobody reads.
+func TestStreamPeerGone(t *testing.T) {
+	as := newGroup(t, 2, process.WithPublish(process.Eager))
+	chs := allocate(t, as, 1, process.Uint64{})
+	for i := range uint64(3) {
+		if err := chs[0].Push(1, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := as[1].Receive(); err != nil {
+		t.Fatal(err)
+	}
+	if err := chs[0].Push(1, 3); err != nil { // announced by cursor, never received
+		t.Fatal(err)
+	}
+	as[1].Shutdown()
+	if v := slabStats(as[0]).OutstandingViews; v != 0 {
+		t.Errorf("%d outstanding views after the receiver's Shutdown, want 0", v)
+	}
+	for i := range 2 {
+		if err := chs[0].Push(1, 4); !errors.Is(err, process.ErrPeerGone) || !mentions(err, 1) {
+			t.Errorf("push %d to a shut-down peer: %v, want ErrPeerGone naming worker 1", i, err)
+		}
+	}
+	if s := as[0].Stats(); s.Drops.PeerGone != 2 || s.Peers[1].Streaming {
+		t.Errorf("Drops.PeerGone %d, Streaming %v; want 2, false", s.Drops.PeerGone,
+			s.Peers[1].Streaming)
+	}
+}
+
+// TestStreamFinished checks that Finished waits for the frames of a closed
+// sender's stream: its Close ends the stream, and until the receiver has
+// taken and pulled them all it is not finished.
+func TestStreamFinished(t *testing.T) {
+	as := newGroup(t, 2, process.WithPublish(process.Eager))
+	chs := allocate(t, as, 1, process.Uint64{})
+	for i := range uint64(3) {
+		if err := chs[0].Push(1, i); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			if err := as[1].Receive(); err != nil { // takes the stream's start
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, a := range as {
+		if err := a.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := values(pullAll(t, chs[1].Puller))
+	if as[1].Finished() {
+		t.Fatal("Finished with two messages announced only by the stream's cursor")
+	}
+	got = append(got, values(receiveAll(t, as[1], chs[1].Puller))...)
+	if !slices.Equal(got, []uint64{0, 1, 2}) {
+		t.Errorf("received %v, want [0 1 2]", got)
+	}
+	if !as[1].Finished() {
+		t.Error("not Finished after receiving everything")
+	}
+}
+
+// TestBufferSizeLimit checks that WithSlab refuses buffers larger than a
+// stream's cursor can address, naming the size, and accepts the largest.
+func TestBufferSizeLimit(t *testing.T) {
+	_, err := process.NewBuilders(2, process.WithSlab(slab.Config{BufferSize: process.MaxBufferSize + 1}))
+	if err == nil || !mentions(err, process.MaxBufferSize+1) {
+		t.Errorf("buffer size above the limit: %v, want an error naming the size", err)
+	}
+	if _, err := process.NewBuilders(2, process.WithSlab(slab.Config{BufferSize: process.MaxBufferSize})); err != nil {
+		t.Errorf("buffer size at the limit: %v", err)
+	}
+}
