@@ -22,6 +22,9 @@ var soakFor = flag.Duration("zcomm.soak", 0,
 		"checks bytes mapped against the budgets and resident size after warm-up "+
 		"(0 skips it)")
 
+var soakPublish = flag.String("zcomm.soak.publish", "batched",
+	"publishing mode of TestSoak: batched, or eager (every message through a stream)")
+
 // residentBytes returns the process's resident set size, from
 // /proc/self/statm (its second field, in pages).
 func residentBytes() (int64, error) {
@@ -38,7 +41,8 @@ func residentBytes() (int64, error) {
 }
 
 // TestSoak runs two workers exchanging messages of 64 B to 64 KiB all-to-all,
-// batched, for -zcomm.soak, and checks two things throughout: each worker's
+// batched (or as -zcomm.soak.publish says), for -zcomm.soak, and checks two
+// things throughout: each worker's
 // bytes mapped stay within the bound its budgets imply, and, after a warm-up
 // of a tenth of the run, the process's resident size stays flat (within 10%
 // and 16 MiB of what it was when warm-up ended):
@@ -47,6 +51,15 @@ func residentBytes() (int64, error) {
 func TestSoak(t *testing.T) {
 	if *soakFor <= 0 {
 		t.Skip("pass -zcomm.soak=5m to run the memory soak")
+	}
+	var publish process.Publish
+	switch *soakPublish {
+	case "batched":
+		publish = process.Batched
+	case "eager":
+		publish = process.Eager
+	default:
+		t.Fatalf("-zcomm.soak.publish=%q: want batched or eager", *soakPublish)
 	}
 	const (
 		peers   = 2
@@ -155,7 +168,7 @@ func TestSoak(t *testing.T) {
 			}
 		}
 		return sample()
-	}, process.WithPublish(process.Batched), process.WithBudget(budget),
+	}, process.WithPublish(publish), process.WithBudget(budget),
 		process.WithSlab(slab.Config{BufferSize: bufSize}))
 	if err != nil {
 		t.Fatal(err)
