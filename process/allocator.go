@@ -373,15 +373,14 @@ func (a *Allocator) checkBudget(o *outbound, t, size int) error {
 	used := o.w.InFlight() + o.w.Pending()
 	if used > 0 && used+size > a.cfg.budget {
 		o.w.Reclaim()
-		if used = o.w.InFlight() + o.w.Pending(); used > 0 && used+size > a.cfg.budget {
+		if used = a.inFlight(o); used > 0 && used+size > a.cfg.budget {
 			o.refused = BackpressureError{Worker: a.index, Target: t, InFlight: used,
 				Budget: a.cfg.budget}
 			a.pressured = true
 			if o.streaming {
-				// The open stream holds the current buffer, which keeps its
-				// bytes counted in flight after the target released them
-				// all: end it, so that the target's next Receive gives the
-				// buffer back.
+				// End the stream, so that the target's next Receive gives
+				// the buffer back: a sender that stays refused cannot
+				// restart its buffer in place while the stream holds it.
 				a.endStream(o, t)
 				_ = a.flush(t)
 			}
@@ -389,6 +388,25 @@ func (a *Allocator) checkBudget(o *outbound, t, size int) error {
 		}
 	}
 	return nil
+}
+
+// inFlight returns the bytes written for o's target and not yet released by
+// it, as the budget counts them: published or pending publication.
+func (a *Allocator) inFlight(o *outbound) int {
+	a.settle(o)
+	return o.w.InFlight() + o.w.Pending()
+}
+
+// settle lets the writer towards o's target count the bytes of an open
+// stream as released once the target has taken every frame announced and
+// released them all, so that the stream's own view does not keep them
+// counted against the budget.
+func (a *Allocator) settle(o *outbound) {
+	// taken before the count: a target that stored taken had acquired its
+	// frames' references, so the count loaded next includes them.
+	if o.streaming && o.cur.taken.Load() == o.cur.pos.Load() {
+		o.w.Settle(1)
+	}
 }
 
 // commit finishes a frame written into the last reservation for target t.
@@ -744,7 +762,9 @@ func (a *Allocator) take(peer int, s *inStream, end int) error {
 	w := s.v.Span(s.next, end-s.next)
 	s.next = end
 	a.ends = append(a.ends[:0], w.Len())
-	return a.split(peer, w, a.ends, 0)
+	err := a.split(peer, w, a.ends, 0)
+	s.cur.taken.Store(at(s.n, end)) // after split took the frames' references: see settle
+	return err
 }
 
 // closeStream gives up peer's open stream.
@@ -1160,8 +1180,7 @@ type PeerStats struct {
 	Backlog int
 	// Streaming reports whether an eager stream to the peer is open. The
 	// peer then holds one view of the current buffer for the stream, which
-	// counts in OutstandingViews and keeps the buffer's handed-out bytes in
-	// InFlight until the stream ends.
+	// counts in OutstandingViews.
 	Streaming bool
 	// InFlight is the bytes written for the peer that it has not released,
 	// as the budget counts them: published or still pending publication.
@@ -1225,7 +1244,7 @@ func (a *Allocator) Stats() Stats {
 			MessagesReceived: a.received[t].messages,
 			Backlog:          o.backlog.len(),
 			Streaming:        o.streaming,
-			InFlight:         o.w.InFlight() + o.w.Pending(),
+			InFlight:         a.inFlight(o),
 		}
 		add(o.w)
 	}

@@ -34,17 +34,24 @@ type group struct {
 	_ unsafeutil.Pad
 }
 
-// cursor is how far an eager sender's open stream to one receiver reaches:
-// the stream's number in the high 32 bits (streams opened so far, wrapping),
-// the offset in the stream's buffer where its handed-out frames end in the
-// low 32. The sender stores it after every eager commit, after writing the
-// frame; the receiver loads it at every Receive and before it sleeps, and
-// takes the frames up to the offset when the number is that of the stream it
-// has open. Alone on its lines: the sender writes it once per message.
+// cursor holds the positions of an eager sender's stream to one receiver:
+// the stream's number in the high 32 bits (streams opened so far, wrapping)
+// and an offset in the stream's buffer in the low 32.
 type cursor struct {
-	_   unsafeutil.Pad
+	_ unsafeutil.Pad
+	// pos is where the stream's handed-out frames end. The sender stores it
+	// after every eager commit, after writing the frame; the receiver loads
+	// it at every Receive and before it sleeps, and takes the frames up to
+	// the offset when the number is that of the stream it has open.
 	pos atomic.Uint64
 	_   unsafeutil.Pad
+	// taken is where the receiver has taken the stream's frames up to,
+	// stored after it took references for them. The sender loads it only
+	// when its budget looks spent: once taken equals pos and the stream's
+	// own view is the only one of the buffer left, every byte it handed out
+	// there has been released.
+	taken atomic.Uint64
+	_     unsafeutil.Pad
 }
 
 // at packs a stream number and an offset into a cursor position.

@@ -214,10 +214,9 @@ func TestStreamParkedWakes(t *testing.T) {
 }
 
 // TestStreamRefusalEndsStream checks that a sender refused for backpressure
-// ends its stream, so that the receiver's next Receive gives the current
-// buffer back: the stream's own view keeps the buffer's bytes counted in
-// flight, and with a budget below a buffer the sender would otherwise stay
-// refused after the receiver released everything.
+// ends its stream, and that once the receiver has released everything and
+// taken the stream's end, nothing counts in flight any more and pushes go
+// through again, in order.
 func TestStreamRefusalEndsStream(t *testing.T) {
 	const frame = 8 + 48
 	as := newGroup(t, 2, process.WithPublish(process.Eager), process.WithBudget(4*frame))
@@ -230,15 +229,16 @@ func TestStreamRefusalEndsStream(t *testing.T) {
 	if !as[0].Stats().Peers[1].Streaming {
 		t.Fatal("no stream open after four eager pushes")
 	}
-	releaseAll(t, receiveAll(t, as[1], chs[1].Puller))
+	held := receiveAll(t, as[1], chs[1].Puller)
 	var refused *process.BackpressureError
-	if err := chs[0].Push(1, 4); !errors.As(err, &refused) {
-		t.Fatalf("push beyond the budget while the stream holds the buffer: %v, "+
-			"want a BackpressureError", err)
+	if err := chs[0].Push(1, 4); !errors.As(err, &refused) || refused.InFlight != 4*frame {
+		t.Fatalf("push beyond the budget with four messages held: %v, "+
+			"want a BackpressureError counting %d bytes", err, 4*frame)
 	}
 	if as[0].Stats().Peers[1].Streaming {
 		t.Error("the stream is still open after the refusal")
 	}
+	releaseAll(t, held)
 	if got := receiveAll(t, as[1], chs[1].Puller); len(got) != 0 {
 		t.Fatalf("received %d messages after the refusal, want none", len(got))
 	}
@@ -248,11 +248,34 @@ func TestStreamRefusalEndsStream(t *testing.T) {
 	}
 	for i := uint64(4); i < 8; i++ {
 		if err := chs[0].Push(1, i); err != nil {
-			t.Fatalf("push %d after the receiver gave the buffer back: %v", i, err)
+			t.Fatalf("push %d after the receiver released everything: %v", i, err)
 		}
 	}
 	if got := values(receiveAll(t, as[1], chs[1].Puller)); !slices.Equal(got, []uint64{4, 5, 6, 7}) {
 		t.Errorf("received %v, want [4 5 6 7]", got)
+	}
+}
+
+// TestStreamBudgetCountsReleases checks that an open stream's own view does
+// not keep released bytes counted against the budget: with a budget far
+// below a buffer, a sender whose receiver takes and releases every message
+// before the next push is never refused, and counts nothing in flight.
+func TestStreamBudgetCountsReleases(t *testing.T) {
+	as := newGroup(t, 2, process.WithPublish(process.Eager), process.WithBudget(1024))
+	chs := allocate(t, as, 1, process.Uint64{})
+	for i := range uint64(2000) { // 112 KiB through one 1 MiB buffer
+		if err := chs[0].Push(1, i); err != nil {
+			t.Fatalf("push %d with everything before it released: %v", i, err)
+		}
+		ms := receiveAll(t, as[1], chs[1].Puller)
+		if len(ms) != 1 || ms[0].Value != i {
+			t.Fatalf("message %d: received %v", i, values(ms))
+		}
+		releaseAll(t, ms)
+		if s := as[0].Stats().Peers[1]; s.InFlight != 0 || !s.Streaming {
+			t.Fatalf("after message %d was released: InFlight %d, Streaming %v; want 0, true",
+				i, s.InFlight, s.Streaming)
+		}
 	}
 }
 

@@ -145,3 +145,38 @@ func TestSpanOutside(t *testing.T) {
 		t.Errorf("Span reaching the buffer's end: Len %d, want 96", got)
 	}
 }
+
+// TestSettle checks that Settle counts the current buffer's bytes as
+// released only when exactly the views the caller names are alive.
+func TestSettle(t *testing.T) {
+	w := newWriter(t, slab.Config{BufferSize: 4096})
+	defer w.Close()
+	if w.Settle(0) {
+		t.Error("Settle on a writer with no buffer succeeded")
+	}
+	write(t, w, pattern(10, 1))
+	p, _ := w.Point()
+	write(t, w, pattern(100, 2))
+	w.Advance()
+	v := p.Span(10, 100)
+	p.Acquire(1) // a reader took the advanced bytes
+	if w.Settle(1) {
+		t.Error("Settle(1) succeeded with a span alive beside the point")
+	}
+	if got := w.InFlight(); got != 110 {
+		t.Errorf("InFlight %d after a refused Settle, want 110", got)
+	}
+	release(t, v)
+	if !w.Settle(1) {
+		t.Error("Settle(1) refused with only the point alive")
+	}
+	if got := w.InFlight(); got != 0 {
+		t.Errorf("InFlight %d after Settle, want 0", got)
+	}
+	write(t, w, pattern(30, 3))
+	w.Advance()
+	if got, out := w.InFlight(), w.Outstanding(); got != 30 || out != 30 {
+		t.Errorf("after 30 more bytes: InFlight %d, Outstanding %d; want 30, 30", got, out)
+	}
+	release(t, p)
+}

@@ -244,6 +244,21 @@ func (w *Writer) Advance() int {
 	return w.sent
 }
 
+// Settle tells the writer that every byte extracted from the current buffer
+// so far has been released, although k views of it are still alive: the
+// caller knows that those views cover none of the bytes (Point views held by
+// readers that have taken and released everything before the extraction
+// offset, say). The writer checks that exactly k views are alive; if so it
+// counts the buffer's bytes as released from then on (see InFlight) and
+// returns true, otherwise it changes nothing and returns false.
+func (w *Writer) Settle(k int) bool {
+	if w.cur == nil || w.cur.refs.Load() != holdBit+int64(k) {
+		return false
+	}
+	w.base = w.sent
+	return true
+}
+
 // retire stops writing into b and keeps it until its views are released.
 func (w *Writer) retire(b *buffer) {
 	if b.refs.Load() == holdBit {
