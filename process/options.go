@@ -149,9 +149,9 @@ func WithMaxPayload(bytes int) Option {
 // refused.
 func WithSlab(s slab.Config) Option {
 	return func(c *config) error {
-		if s.BufferSize > MaxBufferSize {
+		if int64(s.BufferSize) > MaxBufferSize {
 			return fmt.Errorf("process: slab buffer size %d: at most %d bytes", s.BufferSize,
-				MaxBufferSize)
+				int64(MaxBufferSize))
 		}
 		c.slab = s
 		return nil

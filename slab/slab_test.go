@@ -599,7 +599,7 @@ func TestPendingMovesWhole(t *testing.T) {
 func TestTooLarge(t *testing.T) {
 	w := newWriter(t, slab.Config{BufferSize: 4096, MaxReserve: 10_000})
 	defer w.Close()
-	for _, n := range []int{10_001, 1 << 40, -1} {
+	for _, n := range []int{10_001, 1<<31 - 1, -1} {
 		if _, err := w.Reserve(n); !errors.Is(err, slab.ErrTooLarge) {
 			t.Errorf("Reserve(%d) = %v, want ErrTooLarge", n, err)
 		}
@@ -653,7 +653,7 @@ func TestTryReserve(t *testing.T) {
 		t.Errorf("TryReserve(1) on a new writer = %d bytes, %v; want nil, false", len(buf), ok)
 	}
 	write(t, w, pattern(20, 1)) // takes a buffer: 44 bytes left
-	for _, n := range []int{-1, 41, 45, 1 << 40} {
+	for _, n := range []int{-1, 41, 45, 1<<31 - 1} {
 		if buf, ok := w.TryReserve(n); ok || buf != nil {
 			t.Errorf("TryReserve(%d) with 44 bytes free, MaxReserve 40 = %d bytes, %v; "+
 				"want nil, false", n, len(buf), ok)
