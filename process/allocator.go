@@ -338,9 +338,16 @@ func (a *Allocator) reserveSlow(o *outbound, t, n int) ([]byte, error) {
 	}
 	a.pressured = false
 	if o.streaming && o.w.Available() < size {
-		// The writer is about to change buffers: end the stream where it is,
-		// and the next publication opens one in the new buffer.
+		// The buffer is full: end the stream where it is, and the next
+		// publication opens one in the buffer the writer goes on with. When
+		// the target has taken and released everything, the stream's start
+		// and end are the buffer's only views and it reads nothing more of
+		// it, so the writer may start the buffer over in place.
+		settled := o.cur.taken.Load() == o.cur.pos.Load() && o.w.Settle(1)
 		a.endStream(o, t)
+		if settled {
+			o.w.Quiet(2)
+		}
 		if err := a.flush(t); err != nil {
 			return nil, err
 		}

@@ -362,3 +362,70 @@ func TestBufferSizeLimit(t *testing.T) {
 		t.Errorf("buffer size at the limit: %v", err)
 	}
 }
+
+// TestStreamBufferStartsOver plays ping-pong of 1 KiB messages through
+// 64 KiB buffers with no idle buffers kept: when a buffer fills and the
+// receiver has taken and released all of it, the writer starts it over in
+// place although the stream's start and end views are still alive, rather
+// than freeing it and taking a fresh one from the refill each time.
+func TestStreamBufferStartsOver(t *testing.T) {
+	n := scale(5000, 500) // 5 MiB each way: 78 buffer fills
+	for _, mode := range []process.Publish{process.Eager, process.Batched} {
+		t.Run(mode.String(), func(t *testing.T) {
+			var allocs [2]int64
+			err := process.Run(context.Background(), 2, func(a *process.Allocator) error {
+				ch, err := process.Allocate(a, 1, process.Bytes{})
+				if err != nil {
+					return err
+				}
+				payload := make([]byte, 1024)
+				peer := 1 - a.Index()
+				push := func() error {
+					if err := ch.Push(peer, payload); err != nil {
+						return err
+					}
+					return a.Release()
+				}
+				if a.Index() == 0 {
+					if err := push(); err != nil {
+						return err
+					}
+				}
+				for got := 0; got < n; {
+					if err := a.Receive(); err != nil {
+						return err
+					}
+					m, ok, err := ch.Puller.Pull()
+					if err != nil {
+						return err
+					}
+					if !ok {
+						a.DrainEvents(nil)
+						if err := a.AwaitEvents(-1); err != nil {
+							return err
+						}
+						continue
+					}
+					if err := m.Release(); err != nil {
+						return err
+					}
+					if got++; a.Index() == 1 || got < n {
+						if err := push(); err != nil {
+							return err
+						}
+					}
+				}
+				allocs[a.Index()] = a.Stats().Slab.BuffersAllocated
+				return nil
+			}, process.WithPublish(mode),
+				process.WithSlab(slab.Config{BufferSize: 64 << 10, Idle: -1}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if allocs[0] > 2 || allocs[1] > 2 {
+				t.Errorf("%d round trips of 1 KiB took %v buffers of 64 KiB from the refill "+
+					"(per worker), want at most 2", n, allocs)
+			}
+		})
+	}
+}

@@ -180,3 +180,46 @@ func TestSettle(t *testing.T) {
 	}
 	release(t, p)
 }
+
+// TestQuiet checks that a buffer whose only live views were declared quiet
+// starts over in place when it fills, that one more view alive prevents it,
+// and that the promise ends with the buffer.
+func TestQuiet(t *testing.T) {
+	for _, extra := range []bool{false, true} {
+		w := newWriter(t, slab.Config{BufferSize: 4096})
+		write(t, w, pattern(4000, 1))
+		p, _ := w.Point()
+		w.Advance()
+		var held slab.View
+		if extra {
+			held = p.Span(0, 10)
+			p.Acquire(1)
+		}
+		w.Quiet(1)
+		write(t, w, pattern(200, 2))
+		want := int64(1)
+		if extra {
+			want = 2
+		}
+		if got := w.Stats().BuffersAllocated; got != want {
+			t.Errorf("extra view %v: %d buffers allocated, want %d", extra, got, want)
+		}
+		release(t, p)
+		if extra {
+			release(t, held)
+		}
+		// The buffer written now holds the 200 bytes; with no promise given
+		// for it, a live view of it keeps it from starting over.
+		v := extract(t, w)
+		taken := func() int64 { s := w.Stats(); return s.BuffersAllocated + s.BuffersReused }
+		before := taken()
+		write(t, w, pattern(3900, 3))
+		if got := taken(); got != before+1 {
+			t.Errorf("extra view %v: after the promise ended, %d buffers taken for a full "+
+				"buffer with a live view, want %d", extra, got-before, 1)
+		}
+		checkBytes(t, "a live view's bytes", v, pattern(200, 2))
+		release(t, v)
+		w.Close()
+	}
+}

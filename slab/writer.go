@@ -77,6 +77,7 @@ type Writer struct {
 
 	cur      *buffer // buffer being written; nil before the first Reserve
 	base     int     // cur.data[:base] was extracted, and all its views released
+	quiet    int64   // live views of cur that read no more of it (see Quiet)
 	sent     int     // cur.data[:sent] has been extracted
 	valid    int     // cur.data[sent:valid] is committed, not yet extracted
 	reserved int     // cur.data[valid:reserved] is the last reservation
@@ -160,14 +161,14 @@ func (w *Writer) reserveSlow(n int) ([]byte, error) {
 	}
 	pending := w.valid - w.sent
 	if w.cur != nil && len(w.cur.data) == w.cfg.BufferSize && pending+n <= len(w.cur.data) &&
-		w.cur.refs.Load() == holdBit {
-		// No view points into the current buffer: start it over, keeping
+		w.cur.refs.Load() <= holdBit+w.quiet {
+		// No view reads the current buffer any more: start it over, keeping
 		// its pages warm instead of taking another buffer. A larger buffer,
 		// made for one large message, is retired instead, so that it goes
 		// back to the refill.
 		copy(w.cur.data, w.cur.data[w.sent:w.valid])
 		poison(w.cur.data[pending:])
-		w.base, w.sent, w.valid, w.reserved = 0, 0, pending, pending+n
+		w.base, w.sent, w.valid, w.reserved, w.quiet = 0, 0, pending, pending+n, 0
 		return w.cur.data[w.valid:w.reserved:w.reserved], nil
 	}
 	size := w.cfg.BufferSize
@@ -182,7 +183,7 @@ func (w *Writer) reserveSlow(n int) ([]byte, error) {
 		copy(nb.data, w.cur.data[w.sent:w.valid])
 		w.retire(w.cur)
 	}
-	w.cur, w.base, w.sent, w.valid, w.reserved = nb, 0, 0, pending, pending+n
+	w.cur, w.base, w.sent, w.valid, w.reserved, w.quiet = nb, 0, 0, pending, pending+n, 0
 	return w.cur.data[w.valid:w.reserved:w.reserved], nil
 }
 
@@ -258,6 +259,15 @@ func (w *Writer) Settle(k int) bool {
 	w.base = w.sent
 	return true
 }
+
+// Quiet tells the writer that k of the current buffer's live views will
+// read none of its bytes again: their holders have taken and released
+// everything they will ever read of it (Point views of a reader that was
+// told the bytes end where they point, say). When the buffer is full, it
+// then starts over in place, as it would with no view alive, if no other
+// view is; the views' later releases are counted as usual. The promise
+// lasts until the writer starts the buffer over or changes buffers.
+func (w *Writer) Quiet(k int) { w.quiet = int64(k) }
 
 // retire stops writing into b and keeps it until its views are released.
 func (w *Writer) retire(b *buffer) {
