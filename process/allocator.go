@@ -577,7 +577,7 @@ func (a *Allocator) keep(v slab.View) {
 // flush pushes target t's backlog into its ring until the ring is full, and
 // wakes the target if anything was pushed. Ownership of each pushed view
 // passes to the ring; a view refused for good (the target shut down) is
-// released and reported.
+// released, and reported if it carried messages.
 func (a *Allocator) flush(t int) error {
 	o := &a.out[t]
 	if t == a.index {
@@ -604,12 +604,16 @@ func (a *Allocator) flush(t int) error {
 			err = perr // poisoned: keep the views for Shutdown to release
 			break
 		}
+		lost := false
 		for o.backlog.len() > 0 {
 			v, _ := o.backlog.pop()
+			lost = lost || v.Len() > 0 // a stream's start or end carries no message
 			_ = v.Release()
 		}
-		a.drops.PeerGone++
-		err = fmt.Errorf("%w: worker %d", ErrPeerGone, t)
+		if lost {
+			a.drops.PeerGone++
+			err = fmt.Errorf("%w: worker %d", ErrPeerGone, t)
+		}
 	}
 	if pushed {
 		// The views are visible in the ring before this load of the target's

@@ -429,3 +429,25 @@ func TestStreamBufferStartsOver(t *testing.T) {
 		})
 	}
 }
+
+// TestStreamCloseAfterPeerShutdown checks that a sender whose receiver took
+// and released everything and then shut down closes cleanly: the end of its
+// stream cannot be delivered, but it carries no message, so nothing is
+// reported or counted as lost.
+func TestStreamCloseAfterPeerShutdown(t *testing.T) {
+	as := newGroup(t, 2, process.WithPublish(process.Eager))
+	chs := allocate(t, as, 1, process.Uint64{})
+	for i := range uint64(3) {
+		if err := chs[0].Push(1, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	releaseAll(t, receiveAll(t, as[1], chs[1].Puller))
+	as[1].Shutdown()
+	if err := as[0].Close(context.Background()); err != nil {
+		t.Errorf("Close after everything was delivered: %v", err)
+	}
+	if d := as[0].Stats().Drops.PeerGone; d != 0 {
+		t.Errorf("Drops.PeerGone %d after nothing was lost, want 0", d)
+	}
+}
