@@ -451,3 +451,63 @@ func TestStreamCloseAfterPeerShutdown(t *testing.T) {
 		t.Errorf("Drops.PeerGone %d after nothing was lost, want 0", d)
 	}
 }
+
+// switchRefill is a heap refill whose Alloc fails while fail is set.
+type switchRefill struct{ fail bool }
+
+func (r *switchRefill) Alloc(n int) ([]byte, error) {
+	if r.fail {
+		return nil, errors.New("refill: out of buffers (on purpose)")
+	}
+	return make([]byte, n), nil
+}
+
+func (r *switchRefill) Free([]byte) error { return nil }
+
+// TestStreamQuietPromiseEnds checks that the writer's leave to start a full
+// buffer over in place, given when the receiver was done with the buffer,
+// does not outlive the reservation it was given for. Here that reservation
+// fails (a frame larger than a buffer, and the refill refuses), later
+// frames open a new stream in the same buffer, and the receiver has not
+// taken them when the buffer fills: the writer must move to another buffer,
+// and the receiver must then find every frame as it was written.
+func TestStreamQuietPromiseEnds(t *testing.T) {
+	refill := &switchRefill{}
+	as := newGroup(t, 2, process.WithPublish(process.Eager),
+		process.WithSlab(slab.Config{BufferSize: 4096, Refill: refill}))
+	chs := allocate(t, as, 1, process.Bytes{})
+	msg := func(i int) []byte { return slices.Repeat([]byte{byte(i)}, 64) }
+	i := 0
+	for ; i < 30; i++ { // 3,360 of 4,096 bytes
+		if err := chs[0].Push(1, msg(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	releaseAll(t, receiveAll(t, as[1], chs[1].Puller)) // taken and released: done with it
+	refill.fail = true
+	if err := chs[0].Push(1, make([]byte, 5000)); err == nil {
+		t.Fatal("a frame larger than a buffer went through with the refill refusing")
+	}
+	refill.fail = false
+	if got := receiveAll(t, as[1], chs[1].Puller); len(got) != 0 { // takes the stream's end
+		t.Fatalf("received %d messages from a failed push", len(got))
+	}
+	// A new stream fills the buffer, and a buffer's worth follows, nothing
+	// of it taken: a buffer started over would be written over the frames
+	// not yet taken.
+	for ; i < 72; i++ {
+		if err := chs[0].Push(1, msg(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := receiveAll(t, as[1], chs[1].Puller)
+	if len(got) != 42 {
+		t.Fatalf("received %d messages, want 42", len(got))
+	}
+	for k, m := range got {
+		if !slices.Equal(m.Value, msg(30+k)) {
+			t.Errorf("message %d reads %v..., want %d throughout", 30+k, m.Value[:4], 30+k)
+		}
+	}
+	releaseAll(t, got)
+}

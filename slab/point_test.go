@@ -223,3 +223,38 @@ func TestQuiet(t *testing.T) {
 		w.Close()
 	}
 }
+
+// TestQuietEndsWithNewViews checks that a view or bytes handed out after
+// Quiet end the promise: their readers were not covered by it.
+func TestQuietEndsWithNewViews(t *testing.T) {
+	for _, hand := range []string{"Point", "Extract", "Advance"} {
+		w := newWriter(t, slab.Config{BufferSize: 4096})
+		write(t, w, pattern(3000, 1))
+		p, _ := w.Point()
+		w.Advance()
+		w.Quiet(1)
+		write(t, w, pattern(10, 2))
+		var v slab.View
+		switch hand {
+		case "Point":
+			w.Advance()
+			v, _ = w.Point()
+		case "Extract":
+			v = extract(t, w)
+		case "Advance":
+			w.Advance() // a reader holding p may now take these bytes
+		}
+		write(t, w, pattern(1100, 3)) // no room: must not start over
+		if got := w.Stats().BuffersAllocated; got != 2 {
+			t.Errorf("%s after Quiet: %d buffers allocated, want 2 (no start over)", hand, got)
+		}
+		if got := p.Span(3000, 10).Bytes(); !bytes.Equal(got, pattern(10, 2)) {
+			t.Errorf("%s after Quiet: the bytes handed out were written over", hand)
+		}
+		release(t, p)
+		if !v.IsZero() {
+			release(t, v)
+		}
+		w.Close()
+	}
+}

@@ -214,6 +214,7 @@ func (w *Writer) Extract() (View, bool) {
 	if w.cur.refs.Add(1) == holdBit+1 {
 		w.base = w.sent // every earlier view is gone (see InFlight)
 	}
+	w.quiet = 0 // a new view: see Quiet
 	v := View{b: w.cur, off: w.sent, n: w.valid - w.sent, s: newStamp(1)}
 	w.sent = w.valid
 	return v, true
@@ -233,6 +234,7 @@ func (w *Writer) Point() (View, bool) {
 	if w.cur.refs.Add(1) == holdBit+1 {
 		w.base = w.sent
 	}
+	w.quiet = 0
 	return View{b: w.cur, off: w.sent, s: newStamp(1)}, true
 }
 
@@ -242,6 +244,7 @@ func (w *Writer) Point() (View, bool) {
 // (see Point); the bytes count as in flight like extracted ones.
 func (w *Writer) Advance() int {
 	w.sent = w.valid
+	w.quiet = 0
 	return w.sent
 }
 
@@ -266,7 +269,9 @@ func (w *Writer) Settle(k int) bool {
 // told the bytes end where they point, say). When the buffer is full, it
 // then starts over in place, as it would with no view alive, if no other
 // view is; the views' later releases are counted as usual. The promise
-// lasts until the writer starts the buffer over or changes buffers.
+// lasts until the writer starts the buffer over, changes buffers, or hands
+// out a view or bytes (Extract, Point, Advance), whose readers it does not
+// cover.
 func (w *Writer) Quiet(k int) { w.quiet = int64(k) }
 
 // retire stops writing into b and keeps it until its views are released.
