@@ -1010,6 +1010,21 @@ func (a *Allocator) AwaitEvents(timeout time.Duration) error {
 	if (a.backlogged() || a.pressured) && (timeout < 0 || timeout > backlogPoll) {
 		timeout = backlogPoll
 	}
+	// A reply often comes within microseconds. Look for one for as long as
+	// the buzzer would spin before announcing sleep, so that a push landing
+	// in that time is seen as soon as a busy poller would see it, and its
+	// sender finds nobody to wake. The buzzer spins only when this worker
+	// has a core to itself.
+	if timeout != 0 {
+		for i := range a.buzzer.Spins() {
+			if a.ring.Ready() || a.streamsReady() {
+				return a.usable()
+			}
+			if i&63 == 63 {
+				runtime.Gosched()
+			}
+		}
+	}
 	// A sender stores its stream's cursor before it loads this worker's
 	// state word to wake it, and Prepare stores that word before the
 	// cursors are loaded here: one of the two sees the other.
