@@ -21,6 +21,15 @@
 // buffer is reused only after its last view is released, and no lock or list
 // shared with readers is involved, so there is no ABA problem to solve.
 //
+// A reader can also follow a writer in place. Point hands it an empty view
+// at the writer's extraction offset, which holds the buffer; the writer then
+// hands out committed bytes with Advance, without a view, and tells the
+// reader how far they reach through a store the reader synchronizes with;
+// the reader takes views of them with Span, paying for their references with
+// one Acquire. Settle and Quiet let the writer count such a buffer as
+// released, or start it over in place, once the caller knows that the point
+// views alive cover nothing a reader still needs.
+//
 // When the writer is closed it drops its hold on every buffer. Whoever brings
 // a word to zero, the writer or the reader releasing the last view, returns
 // the buffer to its Refill: Close never unmaps memory that a live view still
