@@ -18,8 +18,10 @@
 // are released by readers on any goroutine; the writer never waits for them.
 // Instead, when it needs a buffer, it polls the buffers it retired and takes
 // back those whose word shows the hold bit alone, that is, no view left. A
-// buffer is reused only after its last view is released, and no lock or list
-// shared with readers is involved, so there is no ABA problem to solve.
+// buffer is reused only after its last view is released (or, see Quiet,
+// when the only views left are ones whose readers promise to read no more of
+// it), and no lock or list shared with readers is involved, so there is no
+// ABA problem to solve.
 //
 // A reader can also follow a writer in place. Point hands it an empty view
 // at the writer's extraction offset, which holds the buffer; the writer then

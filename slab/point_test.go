@@ -258,3 +258,28 @@ func TestQuietEndsWithNewViews(t *testing.T) {
 		w.Close()
 	}
 }
+
+// TestQuietChecksTheCount checks that Quiet refuses a count of views other
+// than those alive, and that a quiet view released later cannot stand in for
+// a view that still reads the buffer.
+func TestQuietChecksTheCount(t *testing.T) {
+	w := newWriter(t, slab.Config{BufferSize: 4096})
+	defer w.Close()
+	write(t, w, pattern(100, 1))
+	v := extract(t, w) // a view whose reader still reads it
+	write(t, w, pattern(3000, 2))
+	p, _ := w.Point()
+	w.Advance()
+	q, _ := w.Point()
+	if w.Quiet(2) {
+		t.Error("Quiet(2) accepted with three views alive")
+	}
+	release(t, q)
+	write(t, w, pattern(2000, 3)) // no room
+	if got := w.Stats().BuffersAllocated; got != 2 {
+		t.Errorf("%d buffers allocated, want 2: started over under a live view", got)
+	}
+	checkBytes(t, "the live view's bytes", v, pattern(100, 1))
+	release(t, v)
+	release(t, p)
+}

@@ -80,7 +80,8 @@ func (b *buffer) drop(n int64) error {
 //
 // A View is a small value; copying it copies the reference, not the count:
 // release exactly one of the copies. A view's bytes stay valid, and are not
-// written again by anyone, until the view is released.
+// written again by anyone, until the view is released (unless its holder
+// told the writer, through Writer.Quiet, that it reads no more of them).
 type View struct {
 	// s comes first: it is empty in unchecked builds, and an empty last
 	// field would pad the struct by a word, which every ring slot, queued

@@ -223,7 +223,8 @@ func (w *Writer) Extract() (View, bool) {
 // Point returns an empty view at the end of the bytes extracted so far from
 // the current buffer, holding one reference, and false if the writer has no
 // buffer yet. While a reader holds it, the buffer is neither reused nor
-// freed, so the reader can reach bytes the writer hands out later without a
+// freed (unless the reader gives leave, see Quiet), so the reader can reach
+// bytes the writer hands out later without a
 // view of their own: the writer hands them out with Advance, tells the reader
 // how far they reach through a store the reader synchronizes with, and the
 // reader takes them with Span.
@@ -263,16 +264,24 @@ func (w *Writer) Settle(k int) bool {
 	return true
 }
 
-// Quiet tells the writer that k of the current buffer's live views will
-// read none of its bytes again: their holders have taken and released
+// Quiet tells the writer that the k views of the current buffer now alive
+// will read none of its bytes again: their holders have taken and released
 // everything they will ever read of it (Point views of a reader that was
-// told the bytes end where they point, say). When the buffer is full, it
-// then starts over in place, as it would with no view alive, if no other
-// view is; the views' later releases are counted as usual. The promise
-// lasts until the writer starts the buffer over, changes buffers, or hands
-// out a view or bytes (Extract, Point, Advance), whose readers it does not
-// cover.
-func (w *Writer) Quiet(k int) { w.quiet = int64(k) }
+// told the bytes end where they point, say). The writer checks that exactly
+// k views are alive, and returns false, changing nothing, if not. When the
+// buffer is full it then starts over in place, as it would with no view
+// alive, while no more than k views are; their later releases are counted as
+// usual. The promise lasts until the writer starts the buffer over, changes
+// buffers, or hands out a view or bytes (Extract, Point, Advance), whose
+// readers it does not cover. It is the one case in which a buffer is written
+// again while views of it are alive.
+func (w *Writer) Quiet(k int) bool {
+	if w.cur == nil || w.cur.refs.Load() != holdBit+int64(k) {
+		return false
+	}
+	w.quiet = int64(k)
+	return true
+}
 
 // retire stops writing into b and keeps it until its views are released.
 func (w *Writer) retire(b *buffer) {
@@ -294,7 +303,8 @@ func (w *Writer) Outstanding() int { return w.retiredBytes + w.valid - w.base }
 // InFlight returns the bytes this writer has handed out in views that may
 // still be live: the size of every retired buffer not yet reclaimed, and,
 // while a view points into the current buffer, what was extracted from it
-// since the last Extract (or Point) that found no view of it alive. It is
+// since the last Extract (or Point) that found no view of it alive, or the
+// last Settle. It is
 // what a sender's budget counts; call Reclaim first for a fresh figure.
 func (w *Writer) InFlight() int {
 	n := w.retiredBytes
@@ -430,5 +440,5 @@ func (w *Writer) Close() {
 		}
 	}
 	w.cur, w.retired, w.idle = nil, nil, nil
-	w.retiredBytes, w.base, w.sent, w.valid, w.reserved = 0, 0, 0, 0, 0
+	w.retiredBytes, w.base, w.sent, w.valid, w.reserved, w.quiet = 0, 0, 0, 0, 0, 0
 }
