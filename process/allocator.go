@@ -343,7 +343,7 @@ func (a *Allocator) reserveSlow(o *outbound, t, n int) ([]byte, error) {
 		// the target has taken and released everything, the stream's start
 		// and end are the buffer's only views and it reads nothing more of
 		// it, so the writer may start the buffer over in place.
-		settled := o.cur.taken.Load() == o.cur.pos.Load() && o.w.Settle(1)
+		settled := a.settle(o, t)
 		a.endStream(o, t)
 		if settled {
 			o.w.Quiet(2)
@@ -380,7 +380,7 @@ func (a *Allocator) checkBudget(o *outbound, t, size int) error {
 	used := o.w.InFlight() + o.w.Pending()
 	if used > 0 && used+size > a.cfg.budget {
 		o.w.Reclaim()
-		if used = a.inFlight(o); used > 0 && used+size > a.cfg.budget {
+		if used = a.inFlight(o, t); used > 0 && used+size > a.cfg.budget {
 			o.refused = BackpressureError{Worker: a.index, Target: t, InFlight: used,
 				Budget: a.cfg.budget}
 			a.pressured = true
@@ -389,7 +389,9 @@ func (a *Allocator) checkBudget(o *outbound, t, size int) error {
 				// the buffer back: a sender that stays refused cannot
 				// restart its buffer in place while the stream holds it.
 				a.endStream(o, t)
-				_ = a.flush(t)
+				if err := a.flush(t); err != nil {
+					return err // the target is gone: that, not the budget, is the news
+				}
 			}
 			return &o.refused
 		}
@@ -397,32 +399,36 @@ func (a *Allocator) checkBudget(o *outbound, t, size int) error {
 	return nil
 }
 
-// inFlight returns the bytes written for o's target and not yet released by
+// inFlight returns the bytes written for target t and not yet released by
 // it, as the budget counts them: published or pending publication.
-func (a *Allocator) inFlight(o *outbound) int {
-	a.settle(o)
+func (a *Allocator) inFlight(o *outbound, t int) int {
+	a.settle(o, t)
 	return o.w.InFlight() + o.w.Pending()
 }
 
-// settle lets the writer towards o's target count the bytes of an open
-// stream as released once the target has taken every frame announced and
-// released them all, so that the stream's own view does not keep them
-// counted against the budget.
-func (a *Allocator) settle(o *outbound) {
+// settle lets the writer towards target t count the bytes of an open
+// stream as released once t has taken every frame announced and released
+// them all, so that the stream's own view does not keep them counted, and
+// reports whether it did: the stream's start is then the buffer's only
+// view. Settling is bookkeeping only; nothing is freed or reused by it.
+func (a *Allocator) settle(o *outbound, t int) bool {
 	// taken before the count: a target that stored taken had acquired its
-	// frames' references, so the count loaded next includes them.
-	if o.streaming && o.cur.taken.Load() == o.cur.pos.Load() {
-		o.w.Settle(1)
-	}
+	// frames' references, so the count loaded next includes them. The ring
+	// after the count: a target that shut down released the stream's view
+	// after closing its ring, and the one view counted could then be a
+	// message it still holds.
+	return o.streaming && o.cur.taken.Load() == o.cur.pos.Load() && o.w.Settle(1) &&
+		!a.g.rings[t].Refusing()
 }
 
 // commit finishes a frame written into the last reservation for target t.
 //
 // In eager mode a frame for a peer is published at once, through the stream
 // to it (see stream). A frame for this worker itself is not: only this
-// worker reads it, and only when it calls Receive, which publishes it first. That is as soon as it could be read
-// either way, and it spares each such message a view of its own, with the
-// atomic operation on the buffer's count that a view costs.
+// worker reads it, and only when it calls Receive, which publishes it first.
+// That is as soon as it could be read either way, and it spares each such
+// message a view of its own, with the atomic operation on the buffer's count
+// that a view costs.
 func (a *Allocator) commit(o *outbound, t, size int) error {
 	o.w.Commit(size)
 	o.bytesSent += uint64(size - frameOverhead)
@@ -685,9 +691,11 @@ func (a *Allocator) Receive() error {
 	a.deferred = nil
 	for i := 0; i < len(a.drained); {
 		// Consecutive entries of one producer that continue one another in
-		// one buffer are its consecutive publications: split them as one view,
-		// so that an eager sender's messages form runs as a batch does.
-		// Joining moves references and costs no atomic operation.
+		// one buffer are its consecutive publications (a batched sender's
+		// that found the ring behind, or broadcasts): split them as one
+		// view, so that their messages form runs as one batch's do. Joining
+		// moves references and costs no atomic operation. An empty entry is
+		// a stream's start or end (see stream), and is never joined.
 		peer, v := a.drained[i].Producer, a.drained[i].Value
 		a.drained[i] = ring.Entry[slab.View]{}
 		if v.Len() == 0 {
@@ -1002,6 +1010,9 @@ func (a *Allocator) AwaitEvents(timeout time.Duration) error {
 	if a.backlogged() {
 		_ = a.Release()
 	}
+	if a.ownPending() || a.g.closed.Load() != a.seenClose || a.g.poisoned() != nil {
+		return a.usable() // nothing to wait for: Receive has work, or must look
+	}
 	// Nothing wakes a sender when a peer makes room in its ring or releases
 	// its bytes, so a sender waiting for either looks again this often.
 	// TODO(wake-on-release): wake the sender from the release that empties
@@ -1204,9 +1215,11 @@ type PeerStats struct {
 	BytesReceived, MessagesReceived uint64
 	// Backlog is the number of views waiting for room in the peer's ring.
 	Backlog int
-	// Streaming reports whether an eager stream to the peer is open. The
-	// peer then holds one view of the current buffer for the stream, which
-	// counts in OutstandingViews.
+	// Streaming reports whether an eager stream to the peer is open. Each
+	// stream's start and end are views of the buffer it was in, and count
+	// in OutstandingViews until the peer has taken the end (and, for the
+	// start, from when it was pushed, whether or not the peer has drained
+	// it yet).
 	Streaming bool
 	// InFlight is the bytes written for the peer that it has not released,
 	// as the budget counts them: published or still pending publication.
@@ -1270,7 +1283,7 @@ func (a *Allocator) Stats() Stats {
 			MessagesReceived: a.received[t].messages,
 			Backlog:          o.backlog.len(),
 			Streaming:        o.streaming,
-			InFlight:         a.inFlight(o),
+			InFlight:         a.inFlight(o, t),
 		}
 		add(o.w)
 	}

@@ -142,10 +142,10 @@ func (c *Channel[T]) Broadcast(v T) error {
 	var first error
 	for t := range a.out {
 		o := &a.out[t]
+		a.endStream(o, t) // the broadcast comes after the stream's frames
 		if fv, ok := o.w.Extract(); ok {
 			a.enqueue(t, fv)
 		}
-		a.endStream(o, t) // the broadcast comes after the stream's frames
 		share := view
 		if t < a.peers-1 {
 			share = view.Retain()

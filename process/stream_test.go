@@ -358,7 +358,8 @@ func TestBufferSizeLimit(t *testing.T) {
 	if err == nil || !mentions(err, uint64(limit+1)) {
 		t.Errorf("buffer size above the limit: %v, want an error naming the size", err)
 	}
-	if _, err := process.NewBuilders(2, process.WithSlab(slab.Config{BufferSize: int(limit)})); err != nil {
+	at := slab.Config{BufferSize: int(limit)}
+	if _, err := process.NewBuilders(2, process.WithSlab(at)); err != nil {
 		t.Errorf("buffer size at the limit: %v", err)
 	}
 }
@@ -510,4 +511,34 @@ func TestStreamQuietPromiseEnds(t *testing.T) {
 		}
 	}
 	releaseAll(t, got)
+}
+
+// TestStreamHeldMessageAfterTargetShutdown checks that a buffer is not
+// started over under a message its target still holds after it shut down.
+// The target's Shutdown gives up the stream's view; the one view of the
+// buffer left is then the held message, which the sender, filling the
+// buffer, must not mistake for the stream's own.
+func TestStreamHeldMessageAfterTargetShutdown(t *testing.T) {
+	as := newGroup(t, 2, process.WithPublish(process.Eager),
+		process.WithSlab(slab.Config{BufferSize: 4096}))
+	chs := allocate(t, as, 1, process.Bytes{})
+	want := slices.Repeat([]byte{'A'}, 100)
+	if err := chs[0].Push(1, want); err != nil {
+		t.Fatal(err)
+	}
+	ms := receiveAll(t, as[1], chs[1].Puller)
+	if len(ms) != 1 {
+		t.Fatalf("received %d messages, want 1", len(ms))
+	}
+	if err := as[1].Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	as[1].Shutdown()
+	if err := chs[0].Push(1, slices.Repeat([]byte{'B'}, 4000)); !errors.Is(err, process.ErrPeerGone) {
+		t.Errorf("push filling the buffer after the target shut down: %v, want ErrPeerGone", err)
+	}
+	if got := ms[0].Value; !slices.Equal(got, want) {
+		t.Errorf("the held message was written over: it reads %q...", got[:16])
+	}
+	releaseAll(t, ms)
 }
