@@ -47,9 +47,10 @@ type cursor struct {
 	_   unsafeutil.Pad
 	// taken is where the receiver has taken the stream's frames up to,
 	// stored after it took references for them. The sender loads it only
-	// when its budget looks spent: once taken equals pos and the stream's
-	// own view is the only one of the buffer left, every byte it handed out
-	// there has been released.
+	// off the message path (when its budget looks spent, when the buffer
+	// fills, for Stats): once taken equals pos and the stream's own view is
+	// the only one of the buffer left, every byte it handed out there has
+	// been released.
 	taken atomic.Uint64
 	_     unsafeutil.Pad
 }

@@ -13,7 +13,9 @@ type Publish uint8
 
 const (
 	// Eager makes every push visible at once, as timely's allocator does:
-	// the lowest latency, one ring slot and one wake check per push.
+	// the lowest latency. Each push to a peer costs one store to a word the
+	// pair shares and one wake check; the ring carries only where each
+	// sender's stream starts and ends.
 	Eager Publish = iota
 	// Batched makes pushes visible at Release, or when a buffer fills: the
 	// highest throughput, since one ring slot and one wake carry many
