@@ -444,15 +444,31 @@ func TestClosePoisonedWhileWaiting(t *testing.T) {
 // then close at the same moment, and go on receiving until Finished, as the
 // worker loop does. Each Close waits for room in its peers' rings, so it must
 // take in its own ring while it waits, or no worker ever finishes. Every
-// message is delivered exactly once, in order.
+// message is delivered exactly once, in order. Batched workers fill the
+// rings with a publication per message; eager ones, whose messages travel
+// by stream, with the stream ends and starts around a broadcast every other
+// message, so that Close also has stream ends waiting in backlogs.
 func TestCloseTogether(t *testing.T) {
+	for _, mode := range []process.Publish{process.Batched, process.Eager} {
+		t.Run(mode.String(), func(t *testing.T) { closeTogether(t, mode) })
+	}
+}
+
+// closeTogether is TestCloseTogether in one publishing mode.
+func closeTogether(t *testing.T, mode process.Publish) {
 	watchdog(t)
 	const peers = 5
 	n := scale(2000, 200)
-	as := newGroup(t, peers, process.WithRingSize(2), process.WithPublish(process.Batched))
+	as := newGroup(t, peers, process.WithRingSize(2), process.WithPublish(mode))
 	chs := allocate(t, as, 1, process.Uint64{})
 	for w := range as {
 		for i := 0; i < n; i++ {
+			if mode == process.Eager && i%2 == 0 {
+				if err := chs[w].Broadcast(uint64(i)); err != nil {
+					t.Fatal(err)
+				}
+				continue
+			}
 			for target := range as {
 				pushOne(t, chs[w], as[w], target, uint64(i))
 			}
