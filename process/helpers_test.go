@@ -1,6 +1,7 @@
 package process_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"regexp"
@@ -200,6 +201,48 @@ func pushOne[T any](t testing.TB, ch *process.Channel[T], a *process.Allocator, 
 	if err := a.Release(); err != nil {
 		t.Fatalf("release after pushing %v to %d: %v", v, target, err)
 	}
+}
+
+// pushValues pushes the values from..to-1 to target on ch, failing the test
+// on any error.
+func pushValues(t testing.TB, ch *process.Channel[uint64], target int, from, to uint64) {
+	t.Helper()
+	for v := from; v < to; v++ {
+		if err := ch.Push(target, v); err != nil {
+			t.Fatalf("push %d to %d: %v", v, target, err)
+		}
+	}
+}
+
+// eachPulled pulls every message p holds and hands it to f, which owns it,
+// stopping at the first error.
+func eachPulled[T any](p *process.Puller[T], f func(process.Message[T]) error) error {
+	for {
+		m, ok, err := p.Pull()
+		if err != nil || !ok {
+			return err
+		}
+		if err := f(m); err != nil {
+			return err
+		}
+	}
+}
+
+// closeAndDrain closes a's sending side and then receives with recv until
+// a is Finished, parking between rounds, as a worker loop ends.
+func closeAndDrain(a *process.Allocator, recv func() error) error {
+	if err := a.Close(context.Background()); err != nil {
+		return err
+	}
+	for !a.Finished() {
+		if err := recv(); err != nil {
+			return err
+		}
+		if err := a.AwaitEvents(-1); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // streamViews returns the views of a's buffers that its open eager streams

@@ -122,16 +122,8 @@ func TestReviewDocLoop(t *testing.T) {
 				return err
 			}
 		}
-		if err := a.Close(context.Background()); err != nil {
+		if err := closeAndDrain(a, receive); err != nil {
 			return err
-		}
-		for !a.Finished() {
-			if err := receive(); err != nil {
-				return err
-			}
-			if err := a.AwaitEvents(-1); err != nil {
-				return err
-			}
 		}
 		mu.Lock()
 		got[a.Index()] = received

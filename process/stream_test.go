@@ -32,26 +32,17 @@ func orderedWorker(a *process.Allocator, n, bcastEvery int) error {
 		if err := a.Receive(); err != nil {
 			return err
 		}
-		for {
-			m, ok, err := ch.Puller.Pull()
-			if err != nil {
-				return err
-			}
-			if !ok {
-				break
-			}
+		err := eachPulled(ch.Puller, func(m process.Message[uint64]) error {
 			src := m.Header().Source
 			if m.Value != next[src] {
 				return fmt.Errorf("worker %d: got %d from worker %d, want %d", a.Index(), m.Value,
 					src, next[src])
 			}
 			next[src]++
-			if err := m.Release(); err != nil {
-				return err
-			}
-		}
+			return m.Release()
+		})
 		a.DrainEvents(nil)
-		return nil
+		return err
 	}
 	send := func(f func() error) error {
 		for {
@@ -86,16 +77,8 @@ func orderedWorker(a *process.Allocator, n, bcastEvery int) error {
 			}
 		}
 	}
-	if err := a.Close(context.Background()); err != nil {
+	if err := closeAndDrain(a, drain); err != nil {
 		return err
-	}
-	for !a.Finished() {
-		if err := drain(); err != nil {
-			return err
-		}
-		if err := a.AwaitEvents(-1); err != nil {
-			return err
-		}
 	}
 	for src, got := range next {
 		if got != uint64(n) {
@@ -222,11 +205,7 @@ func TestStreamRefusalEndsStream(t *testing.T) {
 	const frame = 8 + 48
 	as := newGroup(t, 2, process.WithPublish(process.Eager), process.WithBudget(4*frame))
 	chs := allocate(t, as, 1, process.Uint64{})
-	for i := range uint64(4) {
-		if err := chs[0].Push(1, i); err != nil {
-			t.Fatalf("push %d: %v", i, err)
-		}
-	}
+	pushValues(t, chs[0], 1, 0, 4)
 	if !as[0].Stats().Peers[1].Streaming {
 		t.Fatal("no stream open after four eager pushes")
 	}
@@ -287,11 +266,7 @@ func TestStreamBudgetCountsReleases(t *testing.T) {
 func TestStreamPeerGone(t *testing.T) {
 	as := newGroup(t, 2, process.WithPublish(process.Eager))
 	chs := allocate(t, as, 1, process.Uint64{})
-	for i := range uint64(3) {
-		if err := chs[0].Push(1, i); err != nil {
-			t.Fatal(err)
-		}
-	}
+	pushValues(t, chs[0], 1, 0, 3)
 	if err := as[1].Receive(); err != nil {
 		t.Fatal(err)
 	}
@@ -438,11 +413,7 @@ func TestStreamBufferStartsOver(t *testing.T) {
 func TestStreamCloseAfterPeerShutdown(t *testing.T) {
 	as := newGroup(t, 2, process.WithPublish(process.Eager))
 	chs := allocate(t, as, 1, process.Uint64{})
-	for i := range uint64(3) {
-		if err := chs[0].Push(1, i); err != nil {
-			t.Fatal(err)
-		}
-	}
+	pushValues(t, chs[0], 1, 0, 3)
 	releaseAll(t, receiveAll(t, as[1], chs[1].Puller))
 	as[1].Shutdown()
 	if err := as[0].Close(context.Background()); err != nil {

@@ -288,19 +288,15 @@ func TestRunWorkerFailsMidStream(t *testing.T) {
 				if err := a.Receive(); err != nil {
 					return err
 				}
-				for {
-					m, ok, err := ch.Puller.Pull()
-					if err != nil {
-						return err
-					}
-					if !ok {
-						break
-					}
+				err := eachPulled(ch.Puller, func(m process.Message[uint64]) error {
 					if len(keep) < 5 {
 						keep = append(keep, m)
-					} else if err := m.Release(); err != nil {
-						return err
+						return nil
 					}
+					return m.Release()
+				})
+				if err != nil {
+					return err
 				}
 				a.DrainEvents(nil)
 			}
@@ -333,11 +329,7 @@ func TestStreamCloseCanceledWithBacklog(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for i := range uint64(3) {
-		if err := chs[0].Push(1, i); err != nil {
-			t.Fatal(err)
-		}
-	}
+	pushValues(t, chs[0], 1, 0, 3)
 	if b := as[0].Stats().Peers[1].Backlog; b == 0 {
 		t.Fatal("no backlog: the stream's start should wait behind a full ring")
 	}
@@ -392,19 +384,11 @@ func TestStreamSenderShutdown(t *testing.T) {
 	as := newGroup(t, 2, process.WithPublish(process.Eager),
 		process.WithSlab(slab.Config{BufferSize: 4096, Refill: refill}))
 	chs := allocate(t, as, 1, process.Uint64{})
-	for i := range uint64(3) {
-		if err := chs[0].Push(1, i); err != nil {
-			t.Fatal(err)
-		}
-	}
+	pushValues(t, chs[0], 1, 0, 3)
 	if err := as[1].Receive(); err != nil {
 		t.Fatal(err)
 	}
-	for i := uint64(3); i < 6; i++ {
-		if err := chs[0].Push(1, i); err != nil {
-			t.Fatal(err)
-		}
-	}
+	pushValues(t, chs[0], 1, 3, 6)
 	as[0].Shutdown()
 	ms := receiveAll(t, as[1], chs[1].Puller)
 	got := values(ms)
