@@ -106,11 +106,10 @@ type inbox struct {
 
 // inStream is the receiving end of an eager peer's stream (see stream).
 type inStream struct {
-	v      slab.View // empty, at the stream's start; holds the stream's reference
-	next   int       // offset in v's buffer up to which frames were taken
-	n      uint32    // streams the peer opened so far, counting this one
-	cur    *cursor
-	active bool
+	v    slab.View // empty, at the stream's start, holding its reference; zero if none is open
+	next int       // offset in v's buffer up to which frames were taken
+	n    uint32    // streams the peer opened so far, counting this one
+	cur  *cursor
 }
 
 // received is a run of messages waiting in an inbox: n consecutive frames of
@@ -743,8 +742,8 @@ func (a *Allocator) Receive() error {
 // of a stream when none is open, its end otherwise.
 func (a *Allocator) control(peer int, c slab.View) error {
 	s := &a.in[peer]
-	if !s.active {
-		s.v, s.next, s.active = c, c.Offset(), true
+	if s.v.IsZero() {
+		s.v, s.next = c, c.Offset()
 		s.n++
 		a.live = append(a.live, peer)
 		return nil
@@ -790,7 +789,7 @@ func (a *Allocator) take(peer int, s *inStream, end int) error {
 func (a *Allocator) closeStream(peer int) {
 	s := &a.in[peer]
 	_ = s.v.Release()
-	s.v, s.active = slab.View{}, false
+	s.v = slab.View{}
 	for i, p := range a.live {
 		if p == peer {
 			last := len(a.live) - 1
