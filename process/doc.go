@@ -8,7 +8,8 @@
 //
 // # The worker loop
 //
-// Every worker runs a loop of this shape; Example shows it whole.
+// Every worker runs a loop of this shape; Example (in example_test.go) shows
+// it whole.
 //
 //	for more() {                    // while there is work to send
 //		err := ch.Push(peer, v)     // write into this worker's slab for peer

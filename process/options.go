@@ -106,9 +106,12 @@ func WithRingSize(n int) Option {
 
 // WithBudget bounds the bytes a sender has written to one receiver that the
 // receiver has not yet released (DefaultBudget, 32 MiB, unless set). Past it,
-// Push returns ErrBackpressure. A
-// single message larger than the budget is still accepted when nothing else
-// is outstanding, so that no message size is refused for good.
+// Push returns ErrBackpressure. A single message larger than the budget is
+// still accepted when nothing else is outstanding, so that no message size
+// is refused for good. Nothing wakes a refused sender when the receiver
+// releases: its AwaitEvents looks again every 100 µs until a push succeeds,
+// so a budget that the steady state reaches costs throughput; size it well
+// above what a receiver holds at once.
 func WithBudget(bytes int) Option {
 	return func(c *config) error {
 		if bytes <= 0 {

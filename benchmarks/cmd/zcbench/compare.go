@@ -44,8 +44,8 @@ func runCompare(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "old: %s (%s, %s)\nnew: %s (%s, %s)\n\n", fs.Arg(0), old.Label,
-		old.Machine.CPU, fs.Arg(1), cur.Label, cur.Machine.CPU)
+	fmt.Fprintf(stdout, "old: %s (%s)\nnew: %s (%s)\n\n", fs.Arg(0), describe(old),
+		fs.Arg(1), describe(cur))
 	vs := g.Compare(old, cur)
 	report.Print(stdout, vs, g)
 	if n := report.Regressions(vs); n > 0 {
@@ -65,4 +65,13 @@ func readReports(list string) (*report.Report, error) {
 		rs = append(rs, r)
 	}
 	return report.Merge(rs...)
+}
+
+// describe names a report for compare's heading: its label, when it has one,
+// and the machine's processor.
+func describe(r *report.Report) string {
+	if r.Label == "" {
+		return r.Machine.CPU
+	}
+	return r.Label + ", " + r.Machine.CPU
 }
