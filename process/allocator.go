@@ -483,14 +483,14 @@ func (a *Allocator) streamSlow(o *outbound, t int) error {
 		return fmt.Errorf("%w: worker %d", ErrPeerGone, t)
 	}
 	if !o.streaming {
+		// The start points where the frames just committed begin; the
+		// cursor names the new stream before flush pushes the start.
 		start, _ := o.w.Point() // a frame was just committed: there is a buffer
 		o.streams++
 		o.streaming = true
-		o.cur.pos.Store(at(o.streams, o.w.Advance())) // before the start is pushed
 		a.enqueue(t, start)
-	} else {
-		o.cur.pos.Store(at(o.streams, o.w.Advance()))
 	}
+	o.cur.pos.Store(at(o.streams, o.w.Advance()))
 	err := a.flush(t)
 	a.g.buzzers[t].Wake()
 	return err

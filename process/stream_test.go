@@ -424,18 +424,6 @@ func TestStreamCloseAfterPeerShutdown(t *testing.T) {
 	}
 }
 
-// switchRefill is a heap refill whose Alloc fails while fail is set.
-type switchRefill struct{ fail bool }
-
-func (r *switchRefill) Alloc(n int) ([]byte, error) {
-	if r.fail {
-		return nil, errors.New("refill: out of buffers (on purpose)")
-	}
-	return make([]byte, n), nil
-}
-
-func (r *switchRefill) Free([]byte) error { return nil }
-
 // TestStreamQuietPromiseEnds checks that the writer's leave to start a full
 // buffer over in place, given when the receiver was done with the buffer,
 // does not outlive the reservation it was given for. Here that reservation
@@ -444,7 +432,7 @@ func (r *switchRefill) Free([]byte) error { return nil }
 // taken them when the buffer fills: the writer must move to another buffer,
 // and the receiver must then find every frame as it was written.
 func TestStreamQuietPromiseEnds(t *testing.T) {
-	refill := &switchRefill{}
+	refill := &flakyRefill{} // k = 1 refuses every buffer, k = 0 none
 	as := newGroup(t, 2, process.WithPublish(process.Eager),
 		process.WithSlab(slab.Config{BufferSize: 4096, Refill: refill}))
 	chs := allocate(t, as, 1, process.Bytes{})
@@ -456,11 +444,11 @@ func TestStreamQuietPromiseEnds(t *testing.T) {
 		}
 	}
 	releaseAll(t, receiveAll(t, as[1], chs[1].Puller)) // taken and released: done with it
-	refill.fail = true
+	refill.k = 1
 	if err := chs[0].Push(1, make([]byte, 5000)); err == nil {
 		t.Fatal("a frame larger than a buffer went through with the refill refusing")
 	}
-	refill.fail = false
+	refill.k = 0
 	if got := receiveAll(t, as[1], chs[1].Puller); len(got) != 0 { // takes the stream's end
 		t.Fatalf("received %d messages from a failed push", len(got))
 	}

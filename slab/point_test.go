@@ -2,6 +2,8 @@ package slab_test
 
 import (
 	"bytes"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/zcomm-go/zcomm/slab"
@@ -132,14 +134,11 @@ func TestSpanOutside(t *testing.T) {
 		v      slab.View
 		off, n int
 	}{{p, -1, 1}, {p, 0, -1}, {p, 4097, 0}, {p, 4000, 97}, {slab.View{}, 0, 0}} {
-		func() {
-			defer func() {
-				if r := recover(); r == nil {
-					t.Errorf("Span(%d, %d) did not panic", c.off, c.n)
-				}
-			}()
-			c.v.Span(c.off, c.n)
-		}()
+		what := fmt.Sprintf("Span(%d, %d)", c.off, c.n)
+		msg := mustPanic(t, what, func() { c.v.Span(c.off, c.n) })
+		if window := fmt.Sprintf("[%d, %d)", c.off, c.off+c.n); !strings.Contains(msg, window) {
+			t.Errorf("%s panicked with %q, which does not name the window %s", what, msg, window)
+		}
 	}
 	if got := p.Span(4000, 96).Len(); got != 96 {
 		t.Errorf("Span reaching the buffer's end: Len %d, want 96", got)
